@@ -27,7 +27,7 @@ public sealed class DiTInputGradients<T> where T : unmanaged, IFloatingPointIeee
 /// The CosyVoice 3 Diffusion Transformer: timestep and input embeddings, L DiT blocks with rotary
 /// attention, an optional long skip, the final adaptive norm and the output projection.
 /// </summary>
-public sealed class DiT<T> : IParameterized<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class DiT<T> : IParameterized<T>, FlowMatching.IVelocityModel<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Creates a model with zero parameters; call <see cref="Initialize"/> or load a checkpoint.</summary>
     public DiT(DiTConfig config)
