@@ -46,6 +46,10 @@ internal static class RunFiles
     public static void SaveSamples(string path, IReadOnlyList<TrainingExample> examples, float[][] samples) =>
         throw new NotSupportedException($"Writing '{path}' ({examples.Count} of {samples.Length}) needs the safetensors writer, which this build does not include yet.");
 
+    /// <summary>Writes the model's weights and config, as <c>ditnet info</c>, <c>check</c> and <c>sample</c> read them.</summary>
+    public static void SaveModel(string path, DiT<float> model) =>
+        throw new NotSupportedException($"Writing '{path}' ({model.Config}) needs the safetensors writer, which this build does not include yet.");
+
     /// <summary>Writes a training checkpoint atomically.</summary>
     public static void SaveTrainingState(string path, TrainingState<float> state, TrainSettings settings, DiTConfig config) =>
         throw new NotSupportedException($"Writing checkpoint '{path}' needs the safetensors writer, which this build does not include yet.");
