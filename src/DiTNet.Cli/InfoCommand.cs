@@ -123,7 +123,7 @@ public static class InfoCommand
         }
         catch (InvalidDataException failure)
         {
-            // the tensor list is still worth printing for a file that holds no DiT or an ambiguous one
+            // the tensor list is still worth printing for a file that contains no DiT or an ambiguous one
             output.WriteLine($"config: not available: {failure.Message}");
             return;
         }

@@ -26,7 +26,7 @@ public sealed record DiTParityReport(
 /// </summary>
 /// <remarks>
 /// The recording is a safetensors file whose <c>config</c> metadata gives the model and the
-/// kind. Kind <c>forward_backward</c> holds <c>input.{x,mask,mu,t,spks,cond}</c>, <c>output</c>,
+/// kind. Kind <c>forward_backward</c> contains <c>input.{x,mask,mu,t,spks,cond}</c>, <c>output</c>,
 /// <c>grad_output</c>, and the gradients of <c>sum(output · grad_output)</c>:
 /// <c>grad.input.{x,mu,t,spks,cond}</c> and <c>grad.&lt;parameter name&gt;</c>.
 /// </remarks>

@@ -79,11 +79,25 @@ internal static class SafeTensorsConvert
                     BinaryPrimitives.WriteSingleLittleEndian(destination.Slice(4 * i), float.CreateTruncating(source[i]));
                 }
                 break;
+            case SafeTensorsDType.F16 when typeof(T) == typeof(float):
+                ReadOnlySpan<float> singles = MemoryMarshal.Cast<T, float>(source);
+                for (int i = 0; i < singles.Length; i++)
+                {
+                    BinaryPrimitives.WriteHalfLittleEndian(destination.Slice(2 * i), (Half)singles[i]);
+                }
+                break;
             case SafeTensorsDType.F16:
                 for (int i = 0; i < source.Length; i++)
                 {
                     // Half's conversion from double rounds once, so a double source is not rounded twice
                     BinaryPrimitives.WriteHalfLittleEndian(destination.Slice(2 * i), (Half)double.CreateTruncating(source[i]));
+                }
+                break;
+            case SafeTensorsDType.BF16 when typeof(T) == typeof(float):
+                ReadOnlySpan<float> floats = MemoryMarshal.Cast<T, float>(source);
+                for (int i = 0; i < floats.Length; i++)
+                {
+                    BinaryPrimitives.WriteUInt16LittleEndian(destination.Slice(2 * i), SingleToBFloat16(floats[i]));
                 }
                 break;
             case SafeTensorsDType.BF16:
