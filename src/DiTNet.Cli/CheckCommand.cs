@@ -75,7 +75,7 @@ public static class CheckCommand
         }
 
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{Path.GetFileName(positional[1])}: {report.Kind} in {(useDouble ? "float64" : "float32")}, streaming {(report.Streaming ? "on" : "off")}, {report.Config}"));
+            $"{Path.GetFileName(positional[1])}: {report.Kind} in {(useDouble ? "float64" : "float32")}, streaming {(report.Streaming ? "on" : "off")}, config {DiTConfigJson.ToJson(report.Config)}"));
         WriteTable(report, output);
         return report.Passed ? 0 : 1;
     }
@@ -89,7 +89,7 @@ public static class CheckCommand
         foreach (var comparison in report.Comparisons)
         {
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{comparison.Name.PadRight(nameWidth)}  {FormatShape(comparison.Shape),-16}  {comparison.RelativeError,-9:E2}  {comparison.Tolerance,-7:E0}  {comparison.MaxAbsError,-9:E2}  {comparison.MaxAbsCoordinates,-16}  {comparison.Expected,-12:G6}  {comparison.Actual,-12:G6}  {(comparison.Passed ? "ok" : "FAIL")}"));
+                $"{comparison.Name.PadRight(nameWidth)}  {FormatShape(comparison.Shape),-16}  {comparison.RelativeError,-9:0.00E+00}  {comparison.Tolerance,-7:0E+00}  {comparison.MaxAbsError,-9:0.00E+00}  {comparison.MaxAbsCoordinates,-16}  {comparison.Expected,-12:G6}  {comparison.Actual,-12:G6}  {(comparison.Passed ? "ok" : "FAIL")}"));
         }
         if (report.Unchecked.Count > 0)
         {
