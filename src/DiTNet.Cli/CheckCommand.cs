@@ -7,9 +7,9 @@ namespace DiTNet.Cli;
 public static class CheckCommand
 {
     private const string Usage = """
-        usage: ditnet check WEIGHTS RECORDING [--prefix P] [--double]
+        usage: ditnet check WEIGHTS IO [--prefix P] [--double]
 
-        Runs DiTNet on the inputs recorded in RECORDING (a safetensors file whose 'config'
+        Runs DiTNet on the inputs recorded in IO (a safetensors file whose 'config'
         metadata has kind 'forward_backward') with the model in WEIGHTS, then prints for the
         output and every gradient the relative L2 error ||a - e|| / max(||e||, 1e-7 sqrt(n)),
         the largest absolute error and where it is.
@@ -56,7 +56,7 @@ public static class CheckCommand
         }
         if (positional.Count != 2)
         {
-            error.WriteLine($"ditnet check: expected WEIGHTS and RECORDING, got {positional.Count} file arguments.");
+            error.WriteLine($"ditnet check: expected WEIGHTS and IO, got {positional.Count} file arguments.");
             error.WriteLine(Usage);
             return 2;
         }

@@ -75,6 +75,48 @@ public sealed class DiTCheckpointTests : IDisposable
         Assert.Empty(error.Mismatched);
     }
 
+    [Fact]
+    public void ReadConfig_ForeignConfigMetadata_FallsBackToInference()
+    {
+        string path = _folder.File("foreign.safetensors");
+        var writer = new SafeTensorsWriter();
+        using (var source = SafeTensorsFile.Open(FixturePaths.Weights("single_frame")))
+        {
+            foreach (string name in source.Names)
+            {
+                writer.Add(name, source.ReadTensor<float>(name));
+            }
+        }
+        writer.Write(path, new Dictionary<string, string> { ["config"] = "{\"model_type\": \"something else\"}" });
+        using var file = SafeTensorsFile.Open(path);
+
+        var config = DiTCheckpoint.ReadConfig(file);
+
+        Assert.Equal(new DiTConfig(32, 1, 2, 16, 2, 4, 4, 4, true), config);
+    }
+
+    [Fact]
+    public void DetectPrefix_TwoDiTs_ThrowsListingBoth()
+    {
+        string path = _folder.File("two.safetensors");
+        var writer = new SafeTensorsWriter();
+        using (var source = SafeTensorsFile.Open(FixturePaths.Weights("single_frame")))
+        {
+            foreach (string name in source.Names)
+            {
+                writer.Add("a." + name, source.ReadTensor<float>(name));
+                writer.Add("b." + name, source.ReadTensor<float>(name));
+            }
+        }
+        writer.Write(path);
+        using var file = SafeTensorsFile.Open(path);
+
+        var error = Assert.Throws<InvalidDataException>(() => DiTCheckpoint.DetectPrefix(file));
+
+        Assert.Contains("'a.'", error.Message);
+        Assert.Contains("'b.'", error.Message);
+    }
+
     /// <summary>Rounds a float to bfloat16 bits, to nearest with ties to even, independently of the writer.</summary>
     private static class BFloat16Reference
     {
