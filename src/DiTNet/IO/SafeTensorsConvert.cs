@@ -133,8 +133,8 @@ internal static class SafeTensorsConvert
         float single = (float)value;
         uint bits = BitConverter.SingleToUInt32Bits(single);
 
-        // Rounding to float first is exact unless it lands on a bfloat16 midpoint; then the
-        // discarded part of the double decides the direction instead of ties-to-even.
+        // Rounding to float and then to bfloat16 equals rounding once, except when the float lands
+        // exactly on a bfloat16 midpoint. There the discarded part of the double decides the direction.
         if ((bits & 0xFFFF) == 0x8000 && (double)single != value && float.IsFinite(single))
         {
             bool roundAway = Math.Abs(value) > Math.Abs((double)single);
