@@ -15,10 +15,10 @@ namespace DiTNet.Data;
 /// (index into <c>speakers</c>), <c>frames</c> and <c>split</c> (<c>train</c> or <c>heldout</c>).</para>
 /// <para>The speaker vector <see cref="Utterance.Spks"/> is derived here, from the training
 /// split only, so held-out audio never shapes anything a model trains on. It starts from the
-/// speaker's mean log-mel over all frames of its training utterances, subtracts the average
-/// of these means over all speakers (the spectral tilt that every speaker shares would
-/// otherwise dominate), then standardizes the result across its M bands: its entries have
-/// mean 0 and RMS 1. S therefore equals M. A corpus of one speaker gives an all-zero vector.</para>
+/// speaker's mean log-mel over all frames of its training utterances and subtracts the average
+/// of these means over all speakers, because the spectral tilt that every speaker shares would
+/// otherwise dominate. The result is standardized across its M bands, so its entries have
+/// mean 0 and RMS 1, and S equals M. A corpus of one speaker gives an all-zero vector.</para>
 /// </remarks>
 public sealed class SpeechCorpus
 {

@@ -5,7 +5,8 @@ namespace DiTNet.Data;
 /// </summary>
 /// <remarks>
 /// Log-mels are raw, as CosyVoice trains on them: natural log of the Slaney mel energy floored at
-/// 1e-5, so silence sits at about −11.5 and loud speech reaches about +2.5.
+/// 1e-5, so silence sits at ln 1e-5 ≈ −11.5 and loud speech reaches about +2 (the shipped
+/// corpus spans −11.52 to 1.92, mean −4.4, standard deviation 2.6).
 /// </remarks>
 public sealed class Utterance
 {
