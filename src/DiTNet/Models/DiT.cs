@@ -34,7 +34,7 @@ public sealed class DiTInputGradients<T> where T : unmanaged, IFloatingPointIeee
 /// <para>Every buffer belongs to the model or one of its layers and is reshaped in place, so a loop
 /// over batches of one shape allocates nothing after its first step.</para>
 /// </remarks>
-public sealed class DiT<T> : IParameterized<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class DiT<T> : IParameterized<T>, FlowMatching.IVelocityModel<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly DiTBlock<T>[] _blocks;
 
