@@ -9,17 +9,20 @@ public static class CheckCommand
     private const string Usage = """
         usage: ditnet check WEIGHTS IO [--prefix P] [--double]
 
-        Runs DiTNet on the inputs recorded in IO (a safetensors file whose 'config'
-        metadata has kind 'forward_backward') with the model in WEIGHTS, then prints for the
-        output and every gradient the relative L2 error ||a - e|| / max(||e||, 1e-7 sqrt(n)),
-        the largest absolute error and where it is.
+        Replays the PyTorch run recorded in IO (a safetensors file whose 'config' metadata
+        gives the model and the kind) with the model in WEIGHTS, then prints for each
+        output, loss and gradient the relative L2 error ||a - e|| / max(||e||, 1e-7 sqrt(n)),
+        the largest absolute error and where it is. Kinds: forward_backward (output and the
+        gradients of sum(output * grad_output)), cfm_loss (flow-matching loss with the
+        recorded draws, and its parameter gradients), euler_sample (Euler sampling with
+        guidance from the recorded noise).
 
           --prefix P   prefix of the DiT's tensor names in WEIGHTS (default: detected)
           --double     compute in float64 instead of float32
 
-        Exit code: 0 when the output is within 1e-5 and every gradient within 1e-4,
-        1 when a tensor is over tolerance, 2 on invalid arguments, unreadable files or a
-        recording kind that cannot be checked yet.
+        Exit code: 0 when outputs, losses and samples are within 1e-5 and every gradient
+        within 1e-4, 1 when a tensor is over tolerance, 2 on invalid arguments, unreadable
+        files or a recording kind that cannot be checked.
         """;
 
     /// <summary>Runs the verb, writing errors to the standard error stream; returns the exit code.</summary>

@@ -1,4 +1,5 @@
 using System.Numerics;
+using DiTNet.FlowMatching;
 using DiTNet.Models;
 using DiTNet.Tensors;
 using Microsoft.Extensions.Logging;
@@ -25,10 +26,17 @@ public sealed record DiTParityReport(
 /// Runs DiTNet on the inputs of a recorded PyTorch run and compares every output and gradient.
 /// </summary>
 /// <remarks>
-/// The recording is a safetensors file whose <c>config</c> metadata gives the model and the
-/// kind. Kind <c>forward_backward</c> contains <c>input.{x,mask,mu,t,spks,cond}</c>, <c>output</c>,
-/// <c>grad_output</c>, and the gradients of <c>sum(output · grad_output)</c>:
-/// <c>grad.input.{x,mu,t,spks,cond}</c> and <c>grad.&lt;parameter name&gt;</c>.
+/// The recording is a safetensors file whose <c>config</c> metadata gives the model and the kind:
+/// <list type="bullet">
+/// <item><c>forward_backward</c>: <c>input.{x,mask,mu,t,spks,cond}</c>, <c>output</c>, <c>grad_output</c>,
+/// and the gradients of <c>sum(output · grad_output)</c>: <c>grad.input.{x,mu,t,spks,cond}</c> and
+/// <c>grad.&lt;parameter name&gt;</c>.</item>
+/// <item><c>cfm_loss</c>: the flow-matching loss of <c>input.{x1,mask,mu,spks,cond}</c> with the draws
+/// <c>draw.t</c>, <c>draw.z</c> and <c>draw.keep_condition</c> (BOOL), its value <c>loss</c> and <c>grad.&lt;parameter name&gt;</c>;
+/// the config adds <c>sigma_min</c>.</item>
+/// <item><c>euler_sample</c>: Euler sampling from the noise <c>input.x</c> with <c>input.{mask,mu,spks,cond}</c>
+/// to <c>output</c>; the config adds <c>n_timesteps</c>, <c>inference_cfg_rate</c> and <c>t_scheduler</c>.</item>
+/// </list>
 /// </remarks>
 public static class DiTParityCheck
 {
@@ -39,7 +47,7 @@ public static class DiTParityCheck
     public const double GradientTolerance = 1e-4;
 
     /// <summary>The kinds of recording <see cref="Run{T}"/> can check.</summary>
-    public static IReadOnlyList<string> SupportedKinds { get; } = ["forward_backward"];
+    public static IReadOnlyList<string> SupportedKinds { get; } = ["forward_backward", "cfm_loss", "euler_sample"];
 
     /// <summary>Loads the weights, replays the recorded run in <typeparamref name="T"/> and compares the results.</summary>
     /// <param name="weightsPath">The model's state dict.</param>
@@ -66,14 +74,27 @@ public static class DiTParityCheck
         }
 
         string kind = document.Kind ?? throw new InvalidDataException($"{recordingPath}: the config metadata has no 'kind'.");
-        if (kind != "forward_backward")
+        if (!SupportedKinds.Contains(kind))
         {
             throw new NotSupportedException(
                 $"{recordingPath}: a recording of kind '{kind}' cannot be checked yet; supported: {string.Join(", ", SupportedKinds)}.");
         }
 
         var model = DiTCheckpoint.Load<T>(weightsPath, document.Config, prefix, logger);
-        return CheckForwardBackward(model, recording, document);
+        model.Training = false;
+        try
+        {
+            return kind switch
+            {
+                "cfm_loss" => CheckLoss(model, recording, document),
+                "euler_sample" => CheckSample(model, recording, document),
+                _ => CheckForwardBackward(model, recording, document),
+            };
+        }
+        catch (InvalidDataException error) when (!error.Message.StartsWith(recordingPath, StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"{recordingPath}: {error.Message}", error);
+        }
     }
 
     private static DiTParityReport CheckForwardBackward<T>(DiT<T> model, SafeTensorsFile recording, DiTConfigDocument document)
@@ -88,7 +109,6 @@ public static class DiTParityCheck
         var comparisons = new List<TensorComparison>();
 
         // forward: the output buffer belongs to the model, so compare it before anything else runs
-        model.Training = false;
         var output = model.Forward(x, mask, mu, t, spks, cond, document.Streaming);
         comparisons.Add(Compare("output", output, Read<T>(recording, "output"), OutputTolerance));
 
@@ -117,6 +137,77 @@ public static class DiTParityCheck
             }
         }
 
+        var uncheckedNames = CompareParameterGradients(model, recording, comparisons);
+        return new DiTParityReport(document.Kind!, model.Config, document.Streaming, comparisons, uncheckedNames);
+    }
+
+    private static DiTParityReport CheckLoss<T>(DiT<T> model, SafeTensorsFile recording, DiTConfigDocument document)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var x1 = Read<T>(recording, "input.x1");
+        var mask = Read<T>(recording, "input.mask");
+        var mu = Read<T>(recording, "input.mu");
+        var spks = Read<T>(recording, "input.spks");
+        var cond = Read<T>(recording, "input.cond");
+        double sigmaMin = document.GetDouble("sigma_min")
+            ?? throw new InvalidDataException("the config metadata of a cfm_loss recording has no 'sigma_min'.");
+
+        // replay the recorded draws in place of random ones
+        var draws = new FlowMatchingDraws<T>(x1.Dim(0), x1.Dim(1), x1.Dim(2));
+        CopyInto(Read<T>(recording, "draw.t"), draws.Time, "draw.t");
+        CopyInto(Read<T>(recording, "draw.z"), draws.Noise, "draw.z");
+        bool[] keep = recording.ReadBool("draw.keep_condition");
+        if (keep.Length != draws.KeepCondition.Length)
+        {
+            throw new InvalidDataException($"draw.keep_condition has {keep.Length} values for a batch of {draws.KeepCondition.Length}.");
+        }
+        keep.CopyTo(draws.KeepCondition, 0);
+
+        model.ZeroGradients();
+        double loss = new ConditionalFlowMatching<T>(sigmaMin).LossAndBackward(model, x1, mask, mu, spks, cond, draws, document.Streaming);
+        var comparisons = new List<TensorComparison>
+        {
+            Compare("loss", new Tensor<T>([T.CreateTruncating(loss)], 1), Read<T>(recording, "loss"), OutputTolerance),
+        };
+        var uncheckedNames = CompareParameterGradients(model, recording, comparisons);
+        return new DiTParityReport(document.Kind!, model.Config, document.Streaming, comparisons, uncheckedNames);
+    }
+
+    private static DiTParityReport CheckSample<T>(DiT<T> model, SafeTensorsFile recording, DiTConfigDocument document)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double steps = document.GetDouble("n_timesteps")
+            ?? throw new InvalidDataException("the config metadata of an euler_sample recording has no 'n_timesteps'.");
+        double guidance = document.GetDouble("inference_cfg_rate")
+            ?? throw new InvalidDataException("the config metadata of an euler_sample recording has no 'inference_cfg_rate'.");
+        var schedule = document.GetString("t_scheduler") switch
+        {
+            "cosine" => TimeSchedule.Cosine,
+            "linear" or null => TimeSchedule.Linear,
+            var other => throw new InvalidDataException($"t_scheduler '{other}' is not one of cosine and linear."),
+        };
+        if (steps < 1 || steps != Math.Floor(steps))
+        {
+            throw new InvalidDataException($"n_timesteps is {steps}, not a positive integer.");
+        }
+
+        var sampler = new EulerSampler<T>
+        {
+            Steps = (int)steps,
+            GuidanceWeight = guidance,
+            Schedule = schedule,
+            Streaming = document.Streaming,
+        };
+        var output = sampler.Sample(model, Read<T>(recording, "input.x"), Read<T>(recording, "input.mask"),
+            Read<T>(recording, "input.mu"), Read<T>(recording, "input.spks"), Read<T>(recording, "input.cond"));
+        var comparisons = new List<TensorComparison> { Compare("output", output, Read<T>(recording, "output"), OutputTolerance) };
+        return new DiTParityReport(document.Kind!, model.Config, document.Streaming, comparisons, []);
+    }
+
+    /// <summary>Compares every recorded <c>grad.&lt;parameter name&gt;</c>; returns the trainable parameters the recording lacks.</summary>
+    private static List<string> CompareParameterGradients<T>(DiT<T> model, SafeTensorsFile recording, List<TensorComparison> comparisons)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
         var parameters = model.Parameters.ToDictionary(parameter => parameter.Name, StringComparer.Ordinal);
         foreach (string key in recording.Names)
         {
@@ -141,7 +232,16 @@ public static class DiTParityCheck
                 uncheckedNames.Add(parameter.Name);
             }
         }
-        return new DiTParityReport(document.Kind!, model.Config, document.Streaming, comparisons, uncheckedNames);
+        return uncheckedNames;
+    }
+
+    private static void CopyInto<T>(Tensor<T> source, Tensor<T> destination, string name) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!source.HasShape(destination.Shape))
+        {
+            throw new InvalidDataException($"{name} has shape {source.ShapeString}, expected {destination.ShapeString}.");
+        }
+        source.Span.CopyTo(destination.Span);
     }
 
     private static TensorComparison Compare<T>(string name, Tensor<T> actual, Tensor<T> expected, double tolerance)

@@ -39,6 +39,56 @@ public sealed class CheckCommandParityTests : IDisposable
             $"{comparison.Name}: relative error {comparison.RelativeError:E3} over {comparison.Tolerance:E0}"));
     }
 
+    [Theory]
+    [MemberData(nameof(FixturePaths.LossAndSampleCases), MemberType = typeof(FixturePaths))]
+    public void Run_LossAndSampleFixtures_Pass(string caseName)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+
+        int exitCode = CheckCommand.Run([FixturePaths.Weights(caseName), FixturePaths.Io(caseName)], output, error);
+
+        Assert.True(exitCode == 0, $"exit code {exitCode}\n{output}\n{error}");
+        Assert.Contains("PASS", output.ToString());
+    }
+
+    [Fact]
+    public void RunFloat_CfmLoss_ChecksLossAndEveryGradient()
+    {
+        var report = DiTParityCheck.Run<float>(FixturePaths.Weights("cfm_loss"), FixturePaths.Io("cfm_loss"));
+
+        using var recording = SafeTensorsFile.Open(FixturePaths.Io("cfm_loss"));
+        int recordedGradients = recording.Names.Count(name => name.StartsWith("grad.", StringComparison.Ordinal));
+        Assert.Equal("loss", report.Comparisons[0].Name);
+        Assert.Equal(1 + recordedGradients, report.Comparisons.Count);
+        Assert.Empty(report.Unchecked);
+        Assert.True(report.Passed);
+    }
+
+    [Fact]
+    public void Run_AlteredLoss_ExitsOneNamingLoss()
+    {
+        string recording = CopyWithChange("cfm_loss", "loss", index: 0, delta: 1e-3f);
+        var output = new StringWriter();
+
+        int exitCode = CheckCommand.Run([FixturePaths.Weights("cfm_loss"), recording], output, new StringWriter());
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("over tolerance: loss", output.ToString());
+    }
+
+    [Fact]
+    public void Run_AlteredSample_ExitsOneNamingOutput()
+    {
+        string recording = CopyWithChange("euler_cfg", "output", index: 100, delta: 0.05f);
+        var output = new StringWriter();
+
+        int exitCode = CheckCommand.Run([FixturePaths.Weights("euler_cfg"), recording], output, new StringWriter());
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("FAIL: 1 of 1 tensors over tolerance: output", output.ToString());
+    }
+
     [Fact]
     public void Run_AlteredOutput_ExitsOneNamingOutput()
     {

@@ -1,22 +1,33 @@
 using DiTNet.Cli;
+using DiTNet.IO;
 using DiTNet.Tests.IO;
 
 namespace DiTNet.Tests.Cli;
 
 public sealed class CheckCommandTests
 {
-    [Theory]
-    [InlineData("cfm_loss", "'cfm_loss'")]
-    [InlineData("euler_cfg", "'euler_sample'")]
-    public void Run_KindNotCheckable_ExitsTwoNamingKind(string caseName, string kind)
+    [Fact]
+    public void Run_UnknownKind_ExitsTwoNamingKind()
     {
+        using var folder = new TempFolder();
+        string recording = folder.File("unknown-kind.io.safetensors");
+        using (var source = SafeTensorsFile.Open(FixturePaths.Io("single_frame")))
+        {
+            var writer = new SafeTensorsWriter();
+            foreach (string name in source.Names)
+            {
+                writer.AddRaw(name, source.Info(name).DType, source.Info(name).Shape, source.ReadRawBytes(name));
+            }
+            string config = source.Metadata["config"].Replace("\"forward_backward\"", "\"onnx_export\"", StringComparison.Ordinal);
+            writer.Write(recording, new Dictionary<string, string> { ["config"] = config });
+        }
         var output = new StringWriter();
         var error = new StringWriter();
 
-        int exitCode = CheckCommand.Run([FixturePaths.Weights(caseName), FixturePaths.Io(caseName)], output, error);
+        int exitCode = CheckCommand.Run([FixturePaths.Weights("single_frame"), recording], output, error);
 
         Assert.Equal(2, exitCode);
-        Assert.Contains(kind, error.ToString());
+        Assert.Contains("'onnx_export'", error.ToString());
         Assert.Contains("cannot be checked yet", error.ToString());
         Assert.DoesNotContain("PASS", output.ToString());
     }
