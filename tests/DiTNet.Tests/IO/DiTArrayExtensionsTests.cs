@@ -60,6 +60,35 @@ public sealed class DiTArrayExtensionsTests
     }
 
     [Fact]
+    public void Forward_StridedSystemTensor_ReadsThroughStrides()
+    {
+        var (model, inputs) = Load();
+        float[] expected = model.Forward(inputs["x"], inputs["mask"], inputs["mu"], inputs["t"], inputs["spks"], inputs["cond"], streaming: true).ToArray();
+
+        // store x frames-first [B, N, M] and view it channels-first [B, M, N] through strides
+        var x = inputs["x"];
+        float[] framesFirst = new float[x.Length];
+        for (int b = 0; b < 3; b++)
+        {
+            for (int m = 0; m < 6; m++)
+            {
+                for (int n = 0; n < 17; n++)
+                {
+                    framesFirst[(b * 17 + n) * 6 + m] = x[(b * 6 + m) * 17 + n];
+                }
+            }
+        }
+        var strided = SystemTensors.Tensor.Create(framesFirst, [3, 6, 17], [17 * 6, 1, 6]);
+        var actual = model.Forward(strided, ToSystem(inputs["mask"]), ToSystem(inputs["mu"]),
+            ToSystem(inputs["t"]), ToSystem(inputs["spks"]), ToSystem(inputs["cond"]), streaming: true);
+
+        Assert.False(strided.IsDense);
+        float[] flat = new float[actual.FlattenedLength];
+        actual.FlattenTo(flat);
+        Assert.Equal(expected, flat);
+    }
+
+    [Fact]
     public void Forward_ArrayOfWrongLength_ThrowsNamingIt()
     {
         var (model, inputs) = Load();
