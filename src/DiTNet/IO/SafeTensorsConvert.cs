@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Numerics;
+using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 
 namespace DiTNet.IO;
@@ -37,6 +38,9 @@ internal static class SafeTensorsConvert
                 {
                     destination[i] = T.CreateTruncating(BinaryPrimitives.ReadSingleLittleEndian(source.Slice(4 * i)));
                 }
+                break;
+            case SafeTensorsDType.F16 when typeof(T) == typeof(float) && BitConverter.IsLittleEndian:
+                TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(source), MemoryMarshal.Cast<T, float>(destination));
                 break;
             case SafeTensorsDType.F16:
                 for (int i = 0; i < destination.Length; i++)
@@ -79,12 +83,9 @@ internal static class SafeTensorsConvert
                     BinaryPrimitives.WriteSingleLittleEndian(destination.Slice(4 * i), float.CreateTruncating(source[i]));
                 }
                 break;
-            case SafeTensorsDType.F16 when typeof(T) == typeof(float):
-                ReadOnlySpan<float> singles = MemoryMarshal.Cast<T, float>(source);
-                for (int i = 0; i < singles.Length; i++)
-                {
-                    BinaryPrimitives.WriteHalfLittleEndian(destination.Slice(2 * i), (Half)singles[i]);
-                }
+            case SafeTensorsDType.F16 when typeof(T) == typeof(float) && BitConverter.IsLittleEndian:
+                // rounds to nearest even, as the (Half) conversion does
+                TensorPrimitives.ConvertToHalf(MemoryMarshal.Cast<T, float>(source), MemoryMarshal.Cast<byte, Half>(destination));
                 break;
             case SafeTensorsDType.F16:
                 for (int i = 0; i < source.Length; i++)
