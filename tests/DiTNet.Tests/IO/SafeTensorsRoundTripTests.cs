@@ -278,6 +278,28 @@ public sealed class SafeTensorsRoundTripTests : IDisposable
     }
 
     [Fact]
+    public void Write_MissingFolder_ThrowsDirectoryNotFound()
+    {
+        string path = _folder.File("absent/file.safetensors");
+
+        Assert.Throws<DirectoryNotFoundException>(() => new SafeTensorsWriter().Add("a", new Tensor<float>(1)).Write(path));
+    }
+
+    [Fact]
+    public void Write_OverFileOpenForReading_ReplacesIt()
+    {
+        string path = _folder.File("open.safetensors");
+        SafeTensors.Write(path, [new KeyValuePair<string, Tensor<float>>("a", new Tensor<float>([1f], 1))]);
+        using var old = SafeTensorsFile.Open(path);
+
+        SafeTensors.Write(path, [new KeyValuePair<string, Tensor<float>>("b", new Tensor<float>([2f], 1))]);
+
+        using var replaced = SafeTensorsFile.Open(path);
+        Assert.Equal(["b"], replaced.Names);
+        Assert.Equal(1f, old.ReadTensor<float>("a")[0]);
+    }
+
+    [Fact]
     public void Add_DuplicateOrReservedName_Throws()
     {
         var writer = new SafeTensorsWriter().Add("a", new Tensor<float>(1));
