@@ -81,6 +81,41 @@ public class AttentionTests
     }
 
     [Fact]
+    public void ForwardBackward_Float_MatchesDoubleWithinBudget()
+    {
+        var c = new MaskCase(Dim: 48, Heads: 4, DimHead: 8, Streaming: true, Chunk: 16,
+            Items: [Ones(90, 90), Ones(90, 61)]);
+        (var reference, var rotaryDouble) = CreateLayer(c, dropout: 0, seed: 22);
+        var layer = new Attention<float>("attn", c.Dim, c.Heads, c.DimHead, 0);
+        foreach ((var source, var target) in reference.Parameters.Zip(layer.Parameters))
+        {
+            TensorAssert.ToDouble<double>(source.Value.Span).Select(x => (float)x).ToArray().CopyTo(target.Value.Span);
+        }
+        var rotary = new RotaryEmbedding<float>(c.DimHead);
+        rotary.Initialize();
+        var inputDouble = GradientCheck.Random(23, 2, c.Frames, c.Dim);
+        var dOutDouble = GradientCheck.Random(24, 2, c.Frames, c.Dim);
+        var input = new Tensor<float>(inputDouble.Span.ToArray().Select(x => (float)x).ToArray(), 2, c.Frames, c.Dim);
+        var dOut = new Tensor<float>(dOutDouble.Span.ToArray().Select(x => (float)x).ToArray(), 2, c.Frames, c.Dim);
+        var mask = AttentionMask.Build(AttentionMaskTests.MaskTensor(c.Items), c.Streaming, c.Chunk);
+
+        var expected = reference.Forward(inputDouble, mask, rotaryDouble, false, new RandomSource(0));
+        var dInputExpected = new Tensor<double>(2, c.Frames, c.Dim);
+        reference.Backward(dOutDouble, dInputExpected);
+        var actual = layer.Forward(input, mask, rotary, false, new RandomSource(0));
+        var dInput = new Tensor<float>(2, c.Frames, c.Dim);
+        layer.Backward(dOut, dInput);
+
+        // the budgets of a float32 implementation against float64 PyTorch: 1e-5 on outputs, 1e-4 on gradients
+        TensorAssert.RelativeL2Within("output", actual.Shape, TensorAssert.ToDouble<float>(actual.Span), expected.Span, 1e-5);
+        TensorAssert.RelativeL2Within("dInput", dInput.Shape, TensorAssert.ToDouble<float>(dInput.Span), dInputExpected.Span, 1e-4);
+        foreach ((var source, var target) in reference.Parameters.Zip(layer.Parameters))
+        {
+            TensorAssert.RelativeL2Within("d" + target.Name, target.Value.Shape, TensorAssert.ToDouble<float>(target.Gradient.Span), source.Gradient.Span, 1e-4);
+        }
+    }
+
+    [Fact]
     public void Backward_CalledTwice_AddsIntoGradients()
     {
         MaskCase c = CaseTable["padding"];
