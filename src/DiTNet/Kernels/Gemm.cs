@@ -39,7 +39,7 @@ public static partial class Gemm
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckOperands(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
-        ComputeReference(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        ComputePacked(transA, transB, m, n, k, 1, a, lda, 0, b, ldb, 0, c, ldc, 0, accumulate, threads);
     }
 
     /// <summary>Computes <c>C (=|+=) op(A)·op(B)</c> on densely stored matrices.</summary>
@@ -63,11 +63,34 @@ public static partial class Gemm
         Span<T> c, int ldc, long strideC, bool accumulate, int threads = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        for (int i = 0; i < batch; i++)
+        CheckBatch(transA, transB, m, n, k, batch, a.Length, lda, strideA, b.Length, ldb, strideB, c.Length, ldc, strideC);
+        ComputePacked(transA, transB, m, n, k, batch, a, lda, strideA, b, ldb, strideB, c, ldc, strideC, accumulate, threads);
+    }
+
+    private static unsafe void ComputePacked<T>(
+        Transpose transA, Transpose transB, int m, int n, int k, int batch,
+        ReadOnlySpan<T> a, int lda, long strideA, ReadOnlySpan<T> b, int ldb, long strideB,
+        Span<T> c, int ldc, long strideC, bool accumulate, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (m == 0 || n == 0 || batch == 0)
         {
-            Compute(transA, transB, m, n, k,
-                a[(int)(i * strideA)..], lda, b[(int)(i * strideB)..], ldb,
-                c[(int)(i * strideC)..], ldc, accumulate, threads);
+            return;
+        }
+        if (!IsPacked<T>())
+        {
+            for (int i = 0; i < batch; i++)
+            {
+                ComputeReference(transA, transB, m, n, k,
+                    k == 0 ? a : a[(int)(i * strideA)..], lda, k == 0 ? b : b[(int)(i * strideB)..], ldb,
+                    c[(int)(i * strideC)..], ldc, accumulate);
+            }
+            return;
+        }
+
+        fixed (T* pa = a, pb = b, pc = c)
+        {
+            Run(transA, transB, m, n, k, batch, pa, lda, strideA, pb, ldb, strideB, pc, ldc, strideC, accumulate, threads);
         }
     }
 
@@ -105,6 +128,48 @@ public static partial class Gemm
         CheckMatrix("a", transA == Transpose.No ? m : k, transA == Transpose.No ? k : m, aLength, lda);
         CheckMatrix("b", transB == Transpose.No ? k : n, transB == Transpose.No ? n : k, bLength, ldb);
         CheckMatrix("c", m, n, cLength, ldc);
+    }
+
+    internal static void CheckBatch(
+        Transpose transA, Transpose transB, int m, int n, int k, int batch,
+        int aLength, int lda, long strideA, int bLength, int ldb, long strideB, int cLength, int ldc, long strideC)
+    {
+        if (batch < 0)
+        {
+            throw new ArgumentException($"The batch count must be non-negative, got {batch}.", nameof(batch));
+        }
+        CheckStride("a", strideA);
+        CheckStride("b", strideB);
+        CheckStride("c", strideC);
+        if (batch == 0)
+        {
+            CheckOperands(transA, transB, m, n, k, aLength, lda, bLength, ldb, cLength, ldc);
+            return;
+        }
+
+        // every item must fit: check the last one, which starts furthest in
+        CheckOperands(transA, transB, m, n, k,
+            ItemLength(aLength, strideA, batch, "a"), lda, ItemLength(bLength, strideB, batch, "b"), ldb,
+            ItemLength(cLength, strideC, batch, "c"), ldc);
+    }
+
+    private static void CheckStride(string name, long stride)
+    {
+        if (stride < 0)
+        {
+            throw new ArgumentException($"The batch stride of {name} must be non-negative, got {stride}.", name);
+        }
+    }
+
+    private static int ItemLength(int length, long stride, int batch, string name)
+    {
+        long start = (batch - 1) * stride;
+        if (start > length)
+        {
+            throw new ArgumentException(
+                $"Matrix {name} has {length} elements but its item {batch - 1} starts at {start} (batch stride {stride}).", name);
+        }
+        return (int)(length - start);
     }
 
     private static void CheckMatrix(string name, int rows, int cols, int length, int ld)

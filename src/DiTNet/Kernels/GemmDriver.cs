@@ -1,0 +1,263 @@
+using System.Numerics;
+using System.Runtime.Intrinsics;
+
+namespace DiTNet.Kernels;
+
+// The cache-blocked loops around the micro-kernel and the split of C among threads.
+public static partial class Gemm
+{
+    // Block sizes. KC: k steps per packed panel (a float B panel [KC, 32] is 32 KiB, one L1);
+    // MC: rows of packed A kept in L2; NC: columns of packed B per block, kept in L2/L3.
+    private const int KC = 256;
+    private const int MCFloat = 144;
+    private const int NCFloat = 2048;
+    private const int MCDouble = 96;
+    private const int NCDouble = 1024;
+
+    // Below this many multiply-adds a call runs on the calling thread: waking a worker costs
+    // about as much as the whole product.
+    private const long ParallelThreshold = 1L << 20;
+
+    private static int MC<T>() => typeof(T) == typeof(float) ? MCFloat : MCDouble;
+
+    private static int NC<T>() => typeof(T) == typeof(float) ? NCFloat : NCDouble;
+
+    /// <summary>Whether the packed kernels handle <typeparamref name="T"/>; other types take the reference loop.</summary>
+    private static bool IsPacked<T>() => typeof(T) == typeof(float) || typeof(T) == typeof(double);
+
+    /// <summary>Runs a checked (batched) product on pinned operands.</summary>
+    private static unsafe void Run<T>(
+        Transpose transA, Transpose transB, int m, int n, int k, int batch,
+        T* a, int lda, long strideA, T* b, int ldb, long strideB,
+        T* c, int ldc, long strideC, bool accumulate, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var call = GemmCall<T>.Rent();
+        call.TransA = transA == Transpose.Yes;
+        call.TransB = transB == Transpose.Yes;
+        call.M = m;
+        call.N = n;
+        call.K = k;
+        call.Batch = batch;
+        call.A = a;
+        call.B = b;
+        call.C = c;
+        call.Lda = lda;
+        call.Ldb = ldb;
+        call.Ldc = ldc;
+        call.StrideA = strideA;
+        call.StrideB = strideB;
+        call.StrideC = strideC;
+        call.Accumulate = accumulate;
+
+        int parts = threads > 0 ? threads : DefaultThreads;
+        if ((long)m * n * k * batch < ParallelThreshold)
+        {
+            parts = 1;
+        }
+
+        // whole batch items per thread when items are disjoint and share out evenly; otherwise every
+        // thread takes its slice of each item in turn
+        int panelsM = (m + MR - 1) / MR;
+        int panelsN = (n + NR<T>() - 1) / NR<T>();
+        call.SplitRows = panelsM >= panelsN;
+        call.SplitItems = batch > 1 && ItemsDisjoint(m, n, ldc, strideC, batch)
+            && (batch % parts == 0 || batch >= 4 * parts);
+        int units = call.SplitItems ? batch : call.SplitRows ? panelsM : panelsN;
+        call.Parts = Math.Max(1, Math.Min(parts, units));
+
+        try
+        {
+            if (call.Parts == 1)
+            {
+                call.Execute(0);
+            }
+            else
+            {
+                WorkerPool.Shared.Run(call, call.Parts);
+            }
+        }
+        finally
+        {
+            call.Release();
+        }
+    }
+
+    /// <summary>
+    /// Whether the C items of a batch occupy disjoint elements: stacked one after another, or side by
+    /// side within the rows (attention heads in <c>[N, H·Dh]</c>).
+    /// </summary>
+    private static bool ItemsDisjoint(int m, int n, int ldc, long strideC, int batch)
+    {
+        long extent = (long)(m - 1) * ldc + n;
+        bool stacked = strideC >= extent;
+        bool sideBySide = strideC >= n && (batch - 1) * strideC + n <= ldc;
+        return stacked || sideBySide;
+    }
+
+    /// <summary>One GEMM call's arguments and its split into parts, reused per calling thread.</summary>
+    private sealed unsafe class GemmCall<T> : IParallelWork where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        [ThreadStatic]
+        private static GemmCall<T>? t_free;
+
+        public bool TransA;
+        public bool TransB;
+        public bool Accumulate;
+        public int M;
+        public int N;
+        public int K;
+        public int Batch;
+        public T* A;
+        public T* B;
+        public T* C;
+        public nint Lda;
+        public nint Ldb;
+        public nint Ldc;
+        public long StrideA;
+        public long StrideB;
+        public long StrideC;
+        public int Parts;
+        public bool SplitItems;
+        public bool SplitRows;
+
+        public static GemmCall<T> Rent()
+        {
+            var call = t_free ?? new GemmCall<T>();
+            t_free = null;
+            return call;
+        }
+
+        public void Release()
+        {
+            A = B = C = null;
+            t_free = this;
+        }
+
+        public void Execute(int part)
+        {
+            if (SplitItems)
+            {
+                int first = (int)((long)Batch * part / Parts);
+                int last = (int)((long)Batch * (part + 1) / Parts);
+                for (int item = first; item < last; item++)
+                {
+                    ComputeItem(item, 0, M, 0, N);
+                }
+                return;
+            }
+
+            // a contiguous run of whole micro-tiles, so no tile is computed by two threads
+            int tile = SplitRows ? MR : NR<T>();
+            int panels = ((SplitRows ? M : N) + tile - 1) / tile;
+            int start = (int)((long)panels * part / Parts) * tile;
+            int end = Math.Min(SplitRows ? M : N, (int)((long)panels * (part + 1) / Parts) * tile);
+            for (int item = 0; item < Batch; item++)
+            {
+                if (SplitRows)
+                {
+                    ComputeItem(item, start, end, 0, N);
+                }
+                else
+                {
+                    ComputeItem(item, 0, M, start, end);
+                }
+            }
+        }
+
+        private void ComputeItem(int item, int rowStart, int rowEnd, int colStart, int colEnd)
+        {
+            T* c = C + item * StrideC;
+            if (K == 0)
+            {
+                if (!Accumulate)
+                {
+                    for (int i = rowStart; i < rowEnd; i++)
+                    {
+                        new Span<T>(c + i * Ldc + colStart, colEnd - colStart).Clear();
+                    }
+                }
+                return;
+            }
+            ComputeBlocked(A + item * StrideA, B + item * StrideB, c, rowStart, rowEnd, colStart, colEnd);
+        }
+
+        /// <summary>C rows <c>[rowStart, rowEnd)</c> × columns <c>[colStart, colEnd)</c>, blocked for the caches.</summary>
+        private void ComputeBlocked(T* a, T* b, T* c, int rowStart, int rowEnd, int colStart, int colEnd)
+        {
+            int mcMax = MC<T>();
+            int ncMax = NC<T>();
+            int nrFull = NR<T>();
+            var workspace = Workspace<T>.Current(mcMax * KC, KC * ncMax, MR * nrFull);
+
+            // equal k blocks, a function of k alone: every element sums its k blocks in the same
+            // order whatever the thread count, which keeps results bitwise reproducible
+            int kBlocks = (K + KC - 1) / KC;
+            int kcStep = (K + kBlocks - 1) / kBlocks;
+
+            for (int jc = colStart; jc < colEnd; jc += ncMax)
+            {
+                int nc = Math.Min(ncMax, colEnd - jc);
+                for (int pc = 0; pc < K; pc += kcStep)
+                {
+                    int kc = Math.Min(kcStep, K - pc);
+                    bool add = Accumulate || pc > 0;
+                    PackB(workspace.B, b, Ldb, TransB, pc, kc, jc, nc);
+
+                    for (int ic = rowStart; ic < rowEnd; ic += mcMax)
+                    {
+                        int mc = Math.Min(mcMax, rowEnd - ic);
+                        PackA(workspace.A, a, Lda, TransA, ic, mc, pc, kc);
+                        MultiplyPacked(workspace, kc, mc, nc, c + ic * Ldc + jc, add);
+                    }
+                }
+            }
+        }
+
+        /// <summary>C block <c>[mc, nc]</c> (=|+=) packed A <c>[mc, kc]</c> · packed B <c>[kc, nc]</c>.</summary>
+        private void MultiplyPacked(Workspace<T> workspace, int kc, int mc, int nc, T* c, bool add)
+        {
+            int nrFull = NR<T>();
+            for (int jr = 0; jr < nc; jr += nrFull)
+            {
+                int nr = Math.Min(nrFull, nc - jr);
+                T* bPanel = workspace.B + (nint)jr * kc;
+                for (int ir = 0; ir < mc; ir += MR)
+                {
+                    int mr = Math.Min(MR, mc - ir);
+                    T* aPanel = workspace.A + (nint)ir * kc;
+                    T* cTile = c + ir * Ldc + jr;
+                    if (mr == MR && nr == nrFull)
+                    {
+                        Kernel(aPanel, bPanel, kc, cTile, Ldc, add);
+                        continue;
+                    }
+
+                    // an edge tile: the full tile goes to scratch, and only its valid part to C
+                    Kernel(aPanel, bPanel, kc, workspace.Tile, nrFull, add: false);
+                    for (int i = 0; i < mr; i++)
+                    {
+                        T* source = workspace.Tile + i * nrFull;
+                        T* target = cTile + i * Ldc;
+                        for (int j = 0; j < nr; j++)
+                        {
+                            target[j] = add ? target[j] + source[j] : source[j];
+                        }
+                    }
+                }
+            }
+        }
+
+        private static void Kernel(T* a, T* b, int kc, T* c, nint ldc, bool add)
+        {
+            if (typeof(T) == typeof(float))
+            {
+                Kernel12x32((float*)a, (float*)b, kc, (float*)c, ldc, add);
+            }
+            else
+            {
+                Kernel12x16((double*)a, (double*)b, kc, (double*)c, ldc, add);
+            }
+        }
+    }
+}

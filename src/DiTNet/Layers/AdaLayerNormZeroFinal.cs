@@ -1,0 +1,116 @@
+using System.Numerics;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using DiTNet.Kernels;
+using DiTNet.Tensors;
+
+namespace DiTNet.Layers;
+
+/// <summary>
+/// The DiT's final adaptive layer norm: <c>e = Linear(D, 2D)(SiLU(temb))</c> split as scale,
+/// then shift (the opposite order of the blocks' modulation), and
+/// <c>y = LN(h)·(1 + scale) + shift</c>.
+/// </summary>
+public sealed class AdaLayerNormZeroFinal<T> : IParameterized<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly Tensor<T> _silu = new(0);
+    private readonly Tensor<T> _dSilu = new(0);
+    private readonly Tensor<T> _dModulation = new(0);
+    private readonly Tensor<T> _output = new(0);
+    private readonly Tensor<T> _mean = new(0);
+    private readonly Tensor<T> _rstd = new(0);
+    private Tensor<T>? _input;
+    private Tensor<T>? _temb;
+    private Tensor<T>? _modulation;
+
+    /// <summary>Creates the layer; its parameters are named <c>{name}.linear.weight</c> and <c>{name}.linear.bias</c>.</summary>
+    public AdaLayerNormZeroFinal(string name, int dim)
+    {
+        Dim = dim;
+        Linear = new Linear<T>(name + ".linear", dim, 2 * dim);
+    }
+
+    /// <summary>D, the model width.</summary>
+    public int Dim { get; }
+
+    /// <summary>The modulation projection, <c>Linear(D, 2D)</c>.</summary>
+    public Linear<T> Linear { get; }
+
+    /// <inheritdoc/>
+    public IEnumerable<Parameter<T>> Parameters => Linear.Parameters;
+
+    /// <summary>Normalizes and modulates <paramref name="input"/>.</summary>
+    /// <param name="input">h: <c>[B, N, D]</c>; kept by reference for the backward pass.</param>
+    /// <param name="temb">temb: <c>[B, D]</c>; kept by reference for the backward pass.</param>
+    /// <returns>y: <c>[B, N, D]</c>, a buffer owned by the layer.</returns>
+    /// <exception cref="ArgumentException">A shape does not match.</exception>
+    public Tensor<T> Forward(Tensor<T> input, Tensor<T> temb, int threads = 0)
+    {
+        ShapeCheck.RequireWidth(input, nameof(input), 3, Dim);
+        int batch = input.Dim(0), frames = input.Dim(1);
+        ShapeCheck.Require(temb, nameof(temb), batch, Dim);
+
+        // e = Linear(SiLU(temb)), split as scale, then shift
+        _silu.Reshape(batch, Dim);
+        Activations.SiLU<T>(temb.Span, _silu.Span);
+        _modulation = Linear.Forward(_silu, threads);
+
+        // y = LN(h)·(1 + scale) + shift
+        _output.Reshape(batch, frames, Dim);
+        _mean.Reshape(batch * frames);
+        _rstd.Reshape(batch * frames);
+        for (int b = 0; b < batch; b++)
+        {
+            Span<T> scale = _modulation.Row(b)[..Dim];
+            Span<T> shift = _modulation.Row(b)[Dim..];
+            for (int n = 0; n < frames; n++)
+            {
+                int r = b * frames + n;
+                (_mean[r], _rstd[r]) = Norms.LayerNormModulate<T>(input.Row(r), scale, shift, _output.Row(r));
+            }
+        }
+        _input = input;
+        _temb = temb;
+        return _output;
+    }
+
+    /// <summary>Back-propagates through the last forward pass.</summary>
+    /// <param name="outputGradient">dY: <c>[B, N, D]</c>.</param>
+    /// <param name="inputGradient">dH: <c>[B, N, D]</c>, added into.</param>
+    /// <param name="tembGradient">dTemb: <c>[B, D]</c>, added into.</param>
+    /// <remarks>Adds into the gradients and the parameter gradients; the caller zeroes them.</remarks>
+    /// <exception cref="ArgumentException">A shape does not match the last forward pass.</exception>
+    public void Backward(Tensor<T> outputGradient, Tensor<T> inputGradient, Tensor<T> tembGradient, int threads = 0)
+    {
+        if (_input is null || _temb is null || _modulation is null)
+        {
+            throw new InvalidOperationException("Backward was called before Forward.");
+        }
+        int batch = _input.Dim(0), frames = _input.Dim(1);
+        ShapeCheck.Require(outputGradient, nameof(outputGradient), batch, frames, Dim);
+        ShapeCheck.Require(inputGradient, nameof(inputGradient), batch, frames, Dim);
+        ShapeCheck.Require(tembGradient, nameof(tembGradient), batch, Dim);
+
+        // undo the modulated norm
+        _dModulation.Reshape(batch, 2 * Dim);
+        _dModulation.Clear();
+        for (int b = 0; b < batch; b++)
+        {
+            Span<T> scale = _modulation.Row(b)[..Dim];
+            Span<T> dScale = _dModulation.Row(b)[..Dim];
+            Span<T> dShift = _dModulation.Row(b)[Dim..];
+            for (int n = 0; n < frames; n++)
+            {
+                int r = b * frames + n;
+                Norms.LayerNormModulateBackward<T>(_input.Row(r), _mean[r], _rstd[r], scale, outputGradient.Row(r),
+                    inputGradient.Row(r), dScale, dShift);
+            }
+        }
+
+        // undo e = Linear(SiLU(temb))
+        _dSilu.Reshape(batch, Dim);
+        _dSilu.Clear();
+        Linear.Backward(_dModulation, _dSilu, threads);
+        Activations.SiLUBackward<T>(_temb.Span, _dSilu.Span, _dSilu.Span);
+        TensorPrimitives.Add(tembGradient.Span, _dSilu.Span, tembGradient.Span);
+    }
+}
