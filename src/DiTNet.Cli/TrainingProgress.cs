@@ -53,7 +53,7 @@ internal sealed class TrainingProgress
             left = Math.Min(left, Math.Max(_budgetSeconds - elapsed, 0));
         }
         _writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"step {result.Step}/{_totalSteps}  loss {_lossSum / _lossCount:F4}  lr {result.LearningRate:E2}  grad norm {result.GradientNorm:F3}  {stepsPerSecond:F2} steps/s  {FormatDuration(left)} left{(result.Skipped ? "  (skipped: not finite)" : "")}"));
+            $"step {result.Step}/{_totalSteps}  loss {_lossSum / _lossCount:F4}  lr {result.LearningRate:0.00e+0}  grad norm {result.GradientNorm:F3}  {stepsPerSecond:F2} steps/s  {FormatDuration(left)} left{(result.Skipped ? "  (skipped: not finite)" : "")}"));
         _writer.Flush();
         _lastWrite = elapsed;
         _lossSum = 0;

@@ -27,8 +27,8 @@ public sealed partial class Trainer<T> where T : unmanaged, IFloatingPointIeee75
     private readonly Parameter<T>[] _trainable;
     private readonly ConditionalFlowMatching<T> _loss;
     private readonly TrainingBatch<T> _batch = new();
-    private FlowMatchingDraws<T>? _draws;
     private readonly ILogger _logger;
+    private FlowMatchingDraws<T>? _draws;
 
     /// <summary>Creates a trainer; the model's current weights are the starting point.</summary>
     public Trainer(IVelocityModel<T> model, IReadOnlyList<TrainingExample> examples, TrainingOptions options, ILogger? logger = null)
@@ -79,9 +79,8 @@ public sealed partial class Trainer<T> where T : unmanaged, IFloatingPointIeee75
         Step++;
         Sampler.Next(_batch);
         var x1 = _batch.X1;
-        var draws = _draws is not null && _draws.Noise.HasShape(x1.Shape)
-            ? _draws
-            : _draws = new FlowMatchingDraws<T>(x1.Dim(0), x1.Dim(1), x1.Dim(2));
+        var draws = _draws ??= new FlowMatchingDraws<T>(x1.Dim(0), x1.Dim(1), x1.Dim(2));
+        draws.Resize(x1.Dim(0), x1.Dim(1), x1.Dim(2));
         draws.Draw(NoiseRandom, ConditionRandom, Options.ConditionDropRate);
 
         foreach (var parameter in _trainable)
