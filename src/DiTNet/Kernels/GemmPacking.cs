@@ -31,6 +31,24 @@ public static partial class Gemm
             {
                 // A is stored [k, m]: each k step of the panel is a contiguous run of mr values
                 T* src = a + (nint)p0 * lda + i0 + ir;
+                if (mr == MR && Vector256.IsHardwareAccelerated)
+                {
+                    // 12 values: 8 + 4 floats, or 8 + 4 doubles
+                    for (int p = 0; p < kc; p++, src += lda, d += MR)
+                    {
+                        if (typeof(T) == typeof(float))
+                        {
+                            Vector256.Load((float*)src).Store((float*)d);
+                            Vector128.Load((float*)src + 8).Store((float*)d + 8);
+                        }
+                        else
+                        {
+                            Vector512.Load((double*)src).Store((double*)d);
+                            Vector256.Load((double*)src + 8).Store((double*)d + 8);
+                        }
+                    }
+                    continue;
+                }
                 for (int p = 0; p < kc; p++, src += lda, d += MR)
                 {
                     int r = 0;
