@@ -47,6 +47,7 @@ public sealed class Attention<T> : IParameterized<T> where T : unmanaged, IFloat
     // per worker, [N, N] each: dP and dS in the backward pass; P when it is not saved
     private Tensor<T>[] _scratch = [];
     private Tensor<T>[] _probabilityScratch = [];
+    private readonly HeadWork _headWork;
 
     /// <summary>Creates the layer; parameters are named <c>{name}.to_q.weight</c> and so on.</summary>
     public Attention(string name, int dim, int heads, int dimHead, double dropout)
@@ -60,6 +61,7 @@ public sealed class Attention<T> : IParameterized<T> where T : unmanaged, IFloat
         Heads = heads;
         DimHead = dimHead;
         Dropout = new Dropout<T>(dropout);
+        _headWork = new HeadWork(this);
     }
 
     /// <summary>H, the number of heads.</summary>
@@ -224,34 +226,14 @@ public sealed class Attention<T> : IParameterized<T> where T : unmanaged, IFloat
         ToV.Backward(_dv, inputGradient, threads);
     }
 
-    // Runs ForwardHead or BackwardHead for every (item, head) pair, split statically over the workers
-    // so that each worker owns one scratch buffer.
+    // Runs ForwardHead or BackwardHead for every (item, head) pair on the kernels' persistent worker
+    // threads, split statically so that each worker owns one scratch buffer.
     private void RunHeads(int workers, bool backward)
     {
-        int tasks = _frames == 0 ? 0 : _batch * Heads;
-        if (workers <= 1)
-        {
-            RunWorker(0, 1, tasks, backward);
-            return;
-        }
-        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers },
-            worker => RunWorker(worker, workers, tasks, backward));
-    }
-
-    private void RunWorker(int worker, int workers, int tasks, bool backward)
-    {
-        for (int task = worker; task < tasks; task += workers)
-        {
-            int b = task / Heads, g = task % Heads;
-            if (backward)
-            {
-                BackwardHead(b, g, worker);
-            }
-            else
-            {
-                ForwardHead(b, g, worker);
-            }
-        }
+        _headWork.Workers = workers;
+        _headWork.Tasks = _frames == 0 ? 0 : _batch * Heads;
+        _headWork.Backward = backward;
+        WorkerPool.Shared.Run(_headWork, workers);
     }
 
     // Head g of item b: P = softmax(q·kᵀ/√Dh) over the allowed keys, then o = P·v, block by block.
@@ -513,4 +495,28 @@ public sealed class Attention<T> : IParameterized<T> where T : unmanaged, IFloat
 
     // query rows [Start, End) of one item, which attend to keys [0, Limit) at most
     private readonly record struct RowBlock(int Start, int End, int Limit);
+
+    // The (item, head) tasks of one pass: part w takes tasks w, w + Workers, w + 2·Workers, ...
+    private sealed class HeadWork(Attention<T> layer) : IParallelWork
+    {
+        public int Workers;
+        public int Tasks;
+        public bool Backward;
+
+        public void Execute(int part)
+        {
+            for (int task = part; task < Tasks; task += Workers)
+            {
+                int b = task / layer.Heads, g = task % layer.Heads;
+                if (Backward)
+                {
+                    layer.BackwardHead(b, g, part);
+                }
+                else
+                {
+                    layer.ForwardHead(b, g, part);
+                }
+            }
+        }
+    }
 }
