@@ -53,7 +53,7 @@ public sealed partial class Trainer<T> where T : unmanaged, IFloatingPointIeee75
     }
 
     /// <summary>The run's options.</summary>
-    public TrainingOptions Options { get; }
+    public TrainingOptions Options { get; private set; }
 
     /// <summary>Steps taken, including skipped ones.</summary>
     public long Step { get; private set; }
@@ -72,6 +72,14 @@ public sealed partial class Trainer<T> where T : unmanaged, IFloatingPointIeee75
 
     /// <summary>The stream of condition-dropout decisions.</summary>
     public RandomSource ConditionRandom { get; }
+
+    /// <summary>Replaces the learning-rate schedule, for example to end the decay earlier when a time budget runs short.</summary>
+    /// <remarks>Updates already taken keep their rates; the new schedule applies from the next update on.</remarks>
+    public void SetLearningRateSchedule(LearningRateSchedule schedule)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        Options = Options with { LearningRate = schedule };
+    }
 
     /// <summary>Draws a batch, computes the loss and its gradient, clips, and updates the weights.</summary>
     public TrainingStepResult TrainStep()
