@@ -12,7 +12,7 @@ namespace DiTNet.Layers;
 /// <para>Disallowed keys are skipped rather than weighted by <c>exp(−∞) = 0</c>, and the q, k and v
 /// rows of padding frames are zeroed before the products (in items that have real frames), so a
 /// non-finite value in a padding frame cannot reach a real frame's output. Only rows that end up
-/// zeroed ever read those frames, so on finite inputs the result equals the reference.</para>
+/// zeroed ever read those frames, so on finite inputs the result equals CosyVoice's.</para>
 /// <para>Each item's queries are processed in blocks of rows that share a key range, so that in
 /// streaming mode the products skip the keys no row of the block may see.</para>
 /// </remarks>
@@ -44,8 +44,10 @@ public sealed class Attention<T> : IParameterized<T> where T : unmanaged, IFloat
     private readonly Tensor<T> _dk = new(0);             // [B, N, H·Dh]
     private readonly Tensor<T> _dv = new(0);             // [B, N, H·Dh]
 
-    // one [N, N] scratch per worker: dP and dS in the backward pass, P when it is not saved
+    // per worker, [N, N] each: dP and dS in the backward pass; P when it is not saved
     private Tensor<T>[] _scratch = [];
+    private Tensor<T>[] _probabilityScratch = [];
+    private readonly HeadWork _headWork;
 
     /// <summary>Creates the layer; parameters are named <c>{name}.to_q.weight</c> and so on.</summary>
     public Attention(string name, int dim, int heads, int dimHead, double dropout)
@@ -59,6 +61,7 @@ public sealed class Attention<T> : IParameterized<T> where T : unmanaged, IFloat
         Heads = heads;
         DimHead = dimHead;
         Dropout = new Dropout<T>(dropout);
+        _headWork = new HeadWork(this);
     }
 
     /// <summary>H, the number of heads.</summary>
@@ -84,12 +87,14 @@ public sealed class Attention<T> : IParameterized<T> where T : unmanaged, IFloat
 
     /// <summary>
     /// Whether Forward keeps the attention probabilities of every item and head for
-    /// <see cref="Backward"/>; true by default.
+    /// <see cref="Backward"/>, rather than Backward recomputing them; true by default.
     /// </summary>
     /// <remarks>
-    /// The probabilities take <c>B·H·N²</c> elements (128 MB in float32 for B = 2, H = 16, N = 1000).
-    /// Setting this to false for sampling keeps only one <c>[N, N]</c> block per worker thread; Backward
-    /// then throws.
+    /// The probabilities take <c>B·H·N²</c> elements per layer (128 MB in float32 for B = 2, H = 16,
+    /// N = 1000). With false, the layer keeps one <c>[N, N]</c> block per worker thread instead, and
+    /// Backward recomputes the scores and softmax (about a quarter more work in the attention
+    /// products) with the same operations, so the gradients are bitwise the same. Use false for
+    /// sampling, or for training when memory is short.
     /// </remarks>
     public bool SaveForBackward { get; set; } = true;
 
@@ -148,7 +153,7 @@ public sealed class Attention<T> : IParameterized<T> where T : unmanaged, IFloat
             EnsureShape(_probabilities, batch, Heads, frames, frames);
         }
         int workers = WorkerCount(threads);
-        EnsureScratch(_probabilitiesSaved ? 0 : workers, frames);
+        EnsureScratch(ref _probabilityScratch, _probabilitiesSaved ? 0 : workers, frames);
         RunHeads(workers, backward: false);
 
         // 5. output projection and dropout
@@ -164,8 +169,13 @@ public sealed class Attention<T> : IParameterized<T> where T : unmanaged, IFloat
     /// <param name="outputGradient">dOut: <c>[B, N, D]</c>.</param>
     /// <param name="inputGradient">dA: <c>[B, N, D]</c>, added into.</param>
     /// <param name="threads">Threads for the products; 0 or less uses <see cref="Gemm.DefaultThreads"/>.</param>
-    /// <remarks>Adds into <paramref name="inputGradient"/> and the gradients of the four projections; the caller zeroes them.</remarks>
-    /// <exception cref="InvalidOperationException">No forward pass ran, or it ran with <see cref="SaveForBackward"/> false.</exception>
+    /// <remarks>
+    /// Adds into <paramref name="inputGradient"/> and the gradients of the four projections; the caller
+    /// zeroes them. NOTE: only the forward output is shielded from non-finite values in padding frames.
+    /// A NaN in a padding row of the input still reaches the projection weight gradients, because
+    /// <c>dW += dYᵀ·a</c> multiplies that row by zero.
+    /// </remarks>
+    /// <exception cref="InvalidOperationException">No forward pass ran.</exception>
     /// <exception cref="ArgumentException">A gradient is not shaped like the last input.</exception>
     public void Backward(Tensor<T> outputGradient, Tensor<T> inputGradient, int threads = 0)
     {
@@ -174,10 +184,6 @@ public sealed class Attention<T> : IParameterized<T> where T : unmanaged, IFloat
         if (_mask is null || _rotary is null || _q is null || _k is null || _v is null)
         {
             throw new InvalidOperationException("Backward was called before Forward.");
-        }
-        if (!_probabilitiesSaved)
-        {
-            throw new InvalidOperationException("The last forward pass ran with SaveForBackward false, so it kept no probabilities to back-propagate through.");
         }
         int dim = ToOut.OutFeatures, inner = Heads * DimHead;
         CheckGradientShape(outputGradient, dim, nameof(outputGradient));
@@ -201,7 +207,8 @@ public sealed class Attention<T> : IParameterized<T> where T : unmanaged, IFloat
         _dk.Clear();
         _dv.Clear();
         int workers = WorkerCount(threads);
-        EnsureScratch(workers, _frames);
+        EnsureScratch(ref _scratch, workers, _frames);
+        EnsureScratch(ref _probabilityScratch, _probabilitiesSaved ? 0 : workers, _frames);
         RunHeads(workers, backward: true);
 
         // 3 undone: zeroed padding frames pass no gradient
@@ -219,83 +226,71 @@ public sealed class Attention<T> : IParameterized<T> where T : unmanaged, IFloat
         ToV.Backward(_dv, inputGradient, threads);
     }
 
-    // Runs ForwardHead or BackwardHead for every (item, head) pair, split statically over the workers
-    // so that each worker owns one scratch buffer.
+    // Runs ForwardHead or BackwardHead for every (item, head) pair on the kernels' persistent worker
+    // threads, split statically so that each worker owns one scratch buffer.
     private void RunHeads(int workers, bool backward)
     {
-        int tasks = _frames == 0 ? 0 : _batch * Heads;
-        if (workers <= 1)
-        {
-            RunWorker(0, 1, tasks, backward);
-            return;
-        }
-        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers },
-            worker => RunWorker(worker, workers, tasks, backward));
-    }
-
-    private void RunWorker(int worker, int workers, int tasks, bool backward)
-    {
-        for (int task = worker; task < tasks; task += workers)
-        {
-            int b = task / Heads, g = task % Heads;
-            if (backward)
-            {
-                BackwardHead(b, g, worker);
-            }
-            else
-            {
-                ForwardHead(b, g, worker);
-            }
-        }
+        _headWork.Workers = workers;
+        _headWork.Tasks = _frames == 0 ? 0 : _batch * Heads;
+        _headWork.Backward = backward;
+        WorkerPool.Shared.Run(_headWork, workers);
     }
 
     // Head g of item b: P = softmax(q·kᵀ/√Dh) over the allowed keys, then o = P·v, block by block.
     private void ForwardHead(int b, int g, int worker)
     {
         int frames = _frames, inner = Heads * DimHead, dimHead = DimHead;
-        T scale = Scale;
-        AttentionMask mask = _mask!;
 
         // head g of item b is the strided matrix [N, Dh] at offset g·Dh with row stride H·Dh
         int headOffset = b * frames * inner + g * dimHead;
-        ReadOnlySpan<T> q = _q!.Span[headOffset..];
-        ReadOnlySpan<T> k = _k!.Span[headOffset..];
         ReadOnlySpan<T> v = _v!.Span[headOffset..];
         Span<T> heads = _heads.Span[headOffset..];
-
-        // P: [N, N], row stride N
-        Span<T> p = _probabilitiesSaved
-            ? _probabilities.Span.Slice((b * Heads + g) * frames * frames, frames * frames)
-            : _scratch[worker].Span[..(frames * frames)];
+        Span<T> p = ProbabilitiesOf(b, g, worker);
 
         for (int block = _itemBlocks[b]; block < _itemBlocks[b + 1]; block++)
         {
             (int start, int end, int limit) = _blocks[block];
-            int rows = end - start;
-
-            // scores S = q·kᵀ over the block's key range [0, limit)
-            Gemm.Compute(Transpose.No, Transpose.Yes, rows, limit, dimHead,
-                q[(start * inner)..], inner, k, inner, p[(start * frames)..], frames, accumulate: false, threads: 1);
-
-            // softmax per row over its allowed keys; keys past the row's own limit get exactly zero
-            for (int i = start; i < end; i++)
-            {
-                Span<T> row = p.Slice(i * frames, limit);
-                int rowLimit = mask.KeyLimit(b, i);
-                if (mask.KeysContiguous(b, i))
-                {
-                    Softmax.Forward(row[..rowLimit], scale);
-                }
-                else
-                {
-                    Softmax.ForwardMasked(row[..rowLimit], mask.KeyValid(b, i), scale);
-                }
-                row[rowLimit..].Clear();
-            }
+            ComputeProbabilities(b, g, _blocks[block], p);
 
             // o = P·v
-            Gemm.Compute(Transpose.No, Transpose.No, rows, dimHead, limit,
+            Gemm.Compute(Transpose.No, Transpose.No, end - start, dimHead, limit,
                 p[(start * frames)..], frames, v, inner, heads[(start * inner)..], inner, accumulate: false, threads: 1);
+        }
+    }
+
+    // P of head g of item b, [N, N] with row stride N: the saved tensor's block, or the worker's scratch.
+    private Span<T> ProbabilitiesOf(int b, int g, int worker) => _probabilitiesSaved
+        ? _probabilities.Span.Slice((b * Heads + g) * _frames * _frames, _frames * _frames)
+        : _probabilityScratch[worker].Span[..(_frames * _frames)];
+
+    // Computes rows [start, end) of P for head g of item b: the scores q·kᵀ over the block's key range,
+    // then each row's softmax over its allowed keys with scale 1/√Dh. Keys past a row's own limit get zero.
+    private void ComputeProbabilities(int b, int g, RowBlock block, Span<T> p)
+    {
+        int frames = _frames, inner = Heads * DimHead, dimHead = DimHead;
+        (int start, int end, int limit) = block;
+        T scale = Scale;
+        AttentionMask mask = _mask!;
+        int headOffset = b * frames * inner + g * dimHead;
+        ReadOnlySpan<T> q = _q!.Span[headOffset..];
+        ReadOnlySpan<T> k = _k!.Span[headOffset..];
+
+        Gemm.Compute(Transpose.No, Transpose.Yes, end - start, limit, dimHead,
+            q[(start * inner)..], inner, k, inner, p[(start * frames)..], frames, accumulate: false, threads: 1);
+
+        for (int i = start; i < end; i++)
+        {
+            Span<T> row = p.Slice(i * frames, limit);
+            int rowLimit = mask.KeyLimit(b, i);
+            if (mask.KeysContiguous(b, i))
+            {
+                Softmax.Forward(row[..rowLimit], scale);
+            }
+            else
+            {
+                Softmax.ForwardMasked(row[..rowLimit], mask.KeyValid(b, i), scale);
+            }
+            row[rowLimit..].Clear();
         }
     }
 
@@ -314,13 +309,17 @@ public sealed class Attention<T> : IParameterized<T> where T : unmanaged, IFloat
         Span<T> dq = _dq.Span[headOffset..];
         Span<T> dk = _dk.Span[headOffset..];
         Span<T> dv = _dv.Span[headOffset..];
-        ReadOnlySpan<T> p = _probabilities.Span.Slice((b * Heads + g) * frames * frames, frames * frames);
+        Span<T> p = ProbabilitiesOf(b, g, worker);
         Span<T> scratch = _scratch[worker].Span;
 
         for (int block = _itemBlocks[b]; block < _itemBlocks[b + 1]; block++)
         {
             (int start, int end, int limit) = _blocks[block];
             int rows = end - start;
+            if (!_probabilitiesSaved)
+            {
+                ComputeProbabilities(b, g, _blocks[block], p);
+            }
             ReadOnlySpan<T> pBlock = p[(start * frames)..];
             ReadOnlySpan<T> dHeadsBlock = dHeads[(start * inner)..];
 
@@ -402,8 +401,8 @@ public sealed class Attention<T> : IParameterized<T> where T : unmanaged, IFloat
         _itemBlocks[batch] = count;
     }
 
-    // Zeroes the frames of padding in every item that has real frames; an item that is all padding
-    // attends among its own frames, as the reference does, so its values stay.
+    // Zeroes the padding frames of every item that has real frames. An item that is all padding keeps
+    // its values, because CosyVoice lets its frames attend to each other.
     private static void ZeroPaddingFrames(Tensor<T> x, AttentionMask mask)
     {
         int frames = mask.Frames;
@@ -444,16 +443,16 @@ public sealed class Attention<T> : IParameterized<T> where T : unmanaged, IFloat
         return Math.Max(1, Math.Min(requested, _batch * Heads));
     }
 
-    private void EnsureScratch(int workers, int frames)
+    private static void EnsureScratch(ref Tensor<T>[] scratch, int workers, int frames)
     {
-        if (_scratch.Length < workers)
+        if (scratch.Length < workers)
         {
-            Array.Resize(ref _scratch, workers);
+            Array.Resize(ref scratch, workers);
         }
         for (int w = 0; w < workers; w++)
         {
-            _scratch[w] ??= new Tensor<T>(0);
-            EnsureShape(_scratch[w], frames, frames);
+            scratch[w] ??= new Tensor<T>(0);
+            EnsureShape(scratch[w], frames, frames);
         }
     }
 
@@ -496,4 +495,28 @@ public sealed class Attention<T> : IParameterized<T> where T : unmanaged, IFloat
 
     // query rows [Start, End) of one item, which attend to keys [0, Limit) at most
     private readonly record struct RowBlock(int Start, int End, int Limit);
+
+    // The (item, head) tasks of one pass: part w takes tasks w, w + Workers, w + 2·Workers, ...
+    private sealed class HeadWork(Attention<T> layer) : IParallelWork
+    {
+        public int Workers;
+        public int Tasks;
+        public bool Backward;
+
+        public void Execute(int part)
+        {
+            for (int task = part; task < Tasks; task += Workers)
+            {
+                int b = task / layer.Heads, g = task % layer.Heads;
+                if (Backward)
+                {
+                    layer.BackwardHead(b, g, part);
+                }
+                else
+                {
+                    layer.ForwardHead(b, g, part);
+                }
+            }
+        }
+    }
 }

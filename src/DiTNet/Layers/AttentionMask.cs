@@ -10,7 +10,7 @@ namespace DiTNet.Layers;
 /// <remarks>
 /// <para>Query i of item b may see key j when the frame j is real and, in streaming mode with chunk
 /// size C &gt; 0, when <c>j &lt; (floor(i / C) + 1)·C</c>. A row that would see nothing is made to see
-/// every key, as the reference does; this happens only to rows whose whole visible range is padding.</para>
+/// every key, as CosyVoice does. This happens only to rows whose whole visible range is padding.</para>
 /// <para>The mask is stored per item as the key validity bits plus a few counts, not as a
 /// <c>[B, N, N]</c> table, so that a row's allowed set is read in constant time through
 /// <see cref="KeyLimit"/>, <see cref="KeysContiguous"/> and <see cref="KeyValid"/>.</para>
@@ -123,7 +123,7 @@ public sealed class AttentionMask
 
     /// <summary>
     /// Whether row <paramref name="i"/> of item <paramref name="b"/> was made to see every key because
-    /// its chunk range holds no real frame.
+    /// its chunk range contains no real frame.
     /// </summary>
     public bool RowSeesAll(int b, int i) => _firstValid[b] >= ChunkEnd(i);
 

@@ -10,7 +10,7 @@ namespace DiTNet.Layers;
 /// <remarks>
 /// Channel pair <c>(2j, 2j+1)</c> of frame p is rotated by <c>θ = p·inv_freq[j]</c>:
 /// <c>out[2j] = x[2j]·cos θ − x[2j+1]·sin θ</c>, <c>out[2j+1] = x[2j+1]·cos θ + x[2j]·sin θ</c>.
-/// The reference applies this to channels <c>0..Dh-1</c> of the whole <c>H·Dh</c> projection before
+/// CosyVoice applies this to channels <c>0..Dh-1</c> of the whole <c>H·Dh</c> projection before
 /// splitting heads, so only the first head carries positions; checkpoints were trained that way.
 /// </remarks>
 public sealed class RotaryEmbedding<T> : IParameterized<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -62,7 +62,7 @@ public sealed class RotaryEmbedding<T> : IParameterized<T> where T : unmanaged, 
     public void Forward(Tensor<T> x) => Rotate(x, nameof(x), inverse: false);
 
     /// <summary>Back-propagates through <see cref="Forward"/> in place: rotates channels <c>0..Dh-1</c> by the negated angles.</summary>
-    /// <param name="dx">dq or dk: <c>[B, N, W]</c> with <c>W ≥ Dh</c>; holds the output gradient and is overwritten with the input gradient.</param>
+    /// <param name="dx">dq or dk: <c>[B, N, W]</c> with <c>W ≥ Dh</c>: the output gradient on entry, overwritten with the input gradient.</param>
     /// <exception cref="ArgumentException"><paramref name="dx"/> is not of rank 3 or narrower than Dh.</exception>
     public void Backward(Tensor<T> dx) => Rotate(dx, nameof(dx), inverse: true);
 
