@@ -72,7 +72,8 @@ internal sealed class CommandOptions
         }
         if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) || value < min || value > max)
         {
-            throw new ArgumentException($"Option --{name} must be an integer in [{min}, {max}], got '{text}'.");
+            string range = max == int.MaxValue ? $"at least {min}" : $"in [{min}, {max}]";
+            throw new ArgumentException($"Option --{name} must be an integer {range}, got '{text}'.");
         }
         return value;
     }
@@ -87,7 +88,9 @@ internal sealed class CommandOptions
         }
         if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !(value >= min && value <= max))
         {
-            throw new ArgumentException($"Option --{name} must be a number in [{min}, {max}], got '{text}'.");
+            string range = max == double.MaxValue ? $"at least {min.ToString(CultureInfo.InvariantCulture)}"
+                : $"in [{min.ToString(CultureInfo.InvariantCulture)}, {max.ToString(CultureInfo.InvariantCulture)}]";
+            throw new ArgumentException($"Option --{name} must be a number {range}, got '{text}'.");
         }
         return value;
     }

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 namespace DiTNet.Cli;
 
 /// <summary>The <c>ditnet sample</c> verb: generates mels for corpus utterances from a checkpoint.</summary>
-internal static partial class SampleCommand
+public static partial class SampleCommand
 {
     private const string Help = """
         usage: ditnet sample --checkpoint PATH [--utterance ID | --held-out K] [options]

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Logging;
 namespace DiTNet.Cli;
 
 /// <summary>The <c>ditnet train</c> verb: trains a DiT on the speech corpus and writes a run folder.</summary>
-internal static partial class TrainCommand
+public static partial class TrainCommand
 {
     private const double DefaultMinutes = 4.0;
     private const int CalibrationStart = 5;

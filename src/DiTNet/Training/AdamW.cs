@@ -9,8 +9,8 @@ namespace DiTNet.Training;
 /// <c>p ← p − (lr / (1 − β1^k)) · m / (√v / √(1 − β2^k) + ε)</c> at update k (counting from 1).
 /// </summary>
 /// <remarks>
-/// Weight decay applies only to parameters of rank 2 or more (weight matrices and convolution kernels);
-/// biases and other 1-D tensors are not decayed, a common choice that keeps decay from pulling offsets to zero.
+/// Weight decay applies only to parameters of rank 2 or more (weight matrices and convolution kernels).
+/// Biases and other 1-D tensors are not decayed, a common choice that keeps the decay from pulling offsets to zero.
 /// Parameters that are not trainable (buffers) are skipped. Scalars are formed in double and rounded to T once.
 /// </remarks>
 public sealed class AdamW<T> where T : unmanaged, IFloatingPointIeee754<T>

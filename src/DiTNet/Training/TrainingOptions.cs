@@ -12,7 +12,7 @@ public sealed record TrainingOptions
     /// <summary>Batches are padded to a multiple of this many frames.</summary>
     public int PadMultiple { get; init; } = 16;
 
-    /// <summary>The share of items whose cond holds a random prefix of their mel (CosyVoice 3: 0.5).</summary>
+    /// <summary>The share of items whose cond contains a random prefix of their mel (CosyVoice 3: 0.5).</summary>
     public double PromptShare { get; init; } = 0.5;
 
     /// <summary>The longest prompt prefix as a fraction of the item's frames (CosyVoice 3: 0.3).</summary>
