@@ -17,6 +17,13 @@ public static partial class TrainCommand
     // learning rate never jumps when the planned length changes
     private static readonly int[] CalibrationPoints = [20, 45];
 
+    // the options stored in the checkpoint as TrainSettings, besides --steps
+    private static readonly string[] SettingOptions =
+    [
+        "dim", "depth", "heads", "dim-head", "ff-mult", "long-skip", "chunk-size", "dropout", "batch-size", "segment-frames",
+        "lr", "warmup", "min-lr", "decay", "weight-decay", "clip", "ema", "streaming-share", "prompt-share", "cfg-rate", "seed",
+    ];
+
     private const string Help = """
         usage: ditnet train [options]
 
@@ -113,6 +120,13 @@ public static partial class TrainCommand
             settings = JsonSerializer.Deserialize<TrainSettings>(resumeState.Require(RunFiles.SettingsKey), TrainSettings.Json)
                 ?? throw new InvalidDataException($"Checkpoint '{resume}' has empty training settings.");
             settings = settings with { Steps = options.Int("steps", settings.Steps, 1) };
+            string? fixedOption = SettingOptions.FirstOrDefault(options.Has);
+            if (fixedOption is not null)
+            {
+                throw new ArgumentException(
+                    $"Option --{fixedOption} cannot change on --resume: the model and training options come from the checkpoint, " +
+                    "so that the run continues as it started. Start a new run to change them.");
+            }
         }
         else
         {

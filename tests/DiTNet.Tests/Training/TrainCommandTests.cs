@@ -49,6 +49,11 @@ public sealed class TrainCommandTests : IDisposable
             Assert.Equal(32, DiTCheckpoint.ReadConfig(weights).Dim);
         }
 
+        var changed = Assert.Throws<ArgumentException>(() => TrainCommand.Run(
+            ["--resume", Path.Combine(run, "checkpoint.safetensors"), "--lr", "0.1", "--out", Path.Combine(_folder, "changed")],
+            new StringWriter(), NullLoggerFactory.Instance));
+        Assert.Contains("--lr", changed.Message, StringComparison.Ordinal);
+
         string resumed = Path.Combine(_folder, "resumed");
         exitCode = TrainCommand.Run(
             ["--resume", Path.Combine(run, "checkpoint.safetensors"), "--steps", "8", "--held-out", "1", "--plot-count", "0",
