@@ -2,8 +2,8 @@
 """OpenBLAS sgemm (through torch.matmul) timed by process CPU time instead of the wall clock.
 
 On a machine shared with other jobs the wall clock charges a product for the time other processes
-held the cores; CPU time charges only the time it ran (plus its threads' spinning), which makes the
-per-core efficiency of two libraries comparable under load. Prints the same JSON lines as the
+held the cores. CPU time charges only the time it ran, plus its threads' spinning, so the per-core
+efficiency of two libraries stays comparable under load. Prints the same JSON lines as the
 DiTNet bench's `gemm --clock cpu`.
 
     /usr/bin/python3 benchmarks/openblas_cpu.py --threads 1

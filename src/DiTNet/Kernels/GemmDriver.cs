@@ -62,10 +62,24 @@ public static partial class Gemm
         // thread takes its slice of each item in turn
         int panelsM = (m + MR - 1) / MR;
         int panelsN = (n + NR<T>() - 1) / NR<T>();
+        bool disjoint = batch == 1 || ItemsDisjoint(m, n, ldc, strideC, batch);
         call.SplitRows = panelsM >= panelsN;
-        call.SplitItems = batch > 1 && ItemsDisjoint(m, n, ldc, strideC, batch)
-            && (batch % parts == 0 || batch >= 4 * parts);
-        int units = call.SplitItems ? batch : call.SplitRows ? panelsM : panelsN;
+        call.SplitItems = batch > 1 && disjoint && (batch % parts == 0 || batch >= 4 * parts);
+        int units = panelsN;
+        if (call.SplitItems)
+        {
+            units = batch;
+        }
+        else if (call.SplitRows)
+        {
+            units = panelsM;
+        }
+
+        // items that partly overlap would let two threads write one element in either order
+        if (!disjoint && strideC != 0)
+        {
+            units = 1;
+        }
         call.Parts = Math.Clamp(Math.Min(parts, units), 1, WorkerPool.MaxParts);
 
         try
