@@ -309,13 +309,23 @@ public static partial class Gemm
 
         private static void Kernel(T* a, T* b, int kc, T* c, nint ldc, bool add)
         {
-            if (typeof(T) == typeof(float))
+            if (typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated)
             {
                 Kernel12x32((float*)a, (float*)b, kc, (float*)c, ldc, add);
             }
-            else
+            else if (Vector512.IsHardwareAccelerated)
             {
                 Kernel12x16((double*)a, (double*)b, kc, (double*)c, ldc, add);
+            }
+            else if (typeof(T) == typeof(float))
+            {
+                // NOTE: without AVX2 (Arm64 has 128-bit vectors) this kernel runs on emulated 256-bit
+                // vectors: correct, but several times slower than a 128-bit kernel would be
+                Kernel6x16((float*)a, (float*)b, kc, (float*)c, ldc, add);
+            }
+            else
+            {
+                Kernel6x8((double*)a, (double*)b, kc, (double*)c, ldc, add);
             }
         }
     }
