@@ -86,15 +86,16 @@ public sealed class Attention<T> : IParameterized<T> where T : unmanaged, IFloat
     public Dropout<T> Dropout { get; }
 
     /// <summary>
-    /// Whether Forward keeps the attention probabilities of every item and head for
+    /// Whether a training pass keeps the attention probabilities of every item and head for
     /// <see cref="Backward"/>, rather than Backward recomputing them; true by default.
     /// </summary>
     /// <remarks>
     /// The probabilities take <c>B·H·N²</c> elements per layer (128 MB in float32 for B = 2, H = 16,
-    /// N = 1000). With false, the layer keeps one <c>[N, N]</c> block per worker thread instead, and
+    /// N = 1000), and every layer keeps its own. Passes with <c>training</c> false never keep them,
+    /// so sampling needs only one <c>[N, N]</c> block per worker thread. When they are not kept,
     /// Backward recomputes the scores and softmax (about a quarter more work in the attention
-    /// products) with the same operations, so the gradients are bitwise the same. Use false for
-    /// sampling, or for training when memory is short.
+    /// products) with the same operations, so the gradients are bitwise the same. Set this to false
+    /// for training when memory is short.
     /// </remarks>
     public bool SaveForBackward { get; set; } = true;
 
@@ -145,7 +146,7 @@ public sealed class Attention<T> : IParameterized<T> where T : unmanaged, IFloat
         _rotary = rotary;
         _batch = batch;
         _frames = frames;
-        _probabilitiesSaved = SaveForBackward;
+        _probabilitiesSaved = SaveForBackward && training;
         PlanRowBlocks(mask);
         EnsureShape(_heads, batch, frames, inner);
         if (_probabilitiesSaved)
