@@ -2,9 +2,20 @@ using BenchmarkDotNet.Running;
 
 namespace DiTNet.Benchmarks;
 
-/// <summary>Runs the benchmarks selected on the command line.</summary>
+/// <summary>Runs the quick GEMM measurement, or the BenchmarkDotNet benchmarks selected on the command line.</summary>
 public static class Program
 {
-    /// <summary>Hands the arguments to BenchmarkDotNet's switcher.</summary>
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    /// <summary>
+    /// <c>gemm [--threads N] [--repeats N] [--form NN|NT|TN|TT] [--type float|double]</c> prints GFLOP/s as
+    /// JSON lines; anything else goes to BenchmarkDotNet's switcher.
+    /// </summary>
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "gemm")
+        {
+            return GemmCommand.Run(args[1..]);
+        }
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
 }

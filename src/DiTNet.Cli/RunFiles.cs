@@ -1,4 +1,7 @@
+using System.Text.Json;
+using DiTNet.IO;
 using DiTNet.Models;
+using DiTNet.Tensors;
 using DiTNet.Training;
 
 namespace DiTNet.Cli;
@@ -35,18 +38,39 @@ internal static class RunFiles
         throw new NotSupportedException($"Reading the corpus '{path}' needs DiTNet.Data.SpeechCorpus, which this build does not include yet.");
 
     /// <summary>Reads a training checkpoint.</summary>
-    public static TrainingState<float> LoadTrainingState(string path) =>
-        throw new NotSupportedException($"Reading checkpoint '{path}' needs the safetensors reader, which this build does not include yet.");
+    public static TrainingState<float> LoadTrainingState(string path) => TrainingCheckpoint.Load<float>(path);
 
     /// <summary>Loads a DiT from a training checkpoint or model weights, with the weight average when asked and present.</summary>
-    public static DiT<float> LoadModel(string path, bool useAverage) =>
-        throw new NotSupportedException($"Reading checkpoint '{path}' (average {useAverage}) needs the safetensors reader, which this build does not include yet.");
+    /// <remarks>The average covers only trainable tensors, so buffers such as the rotary frequencies come from the plain names.</remarks>
+    public static DiT<float> LoadModel(string path, bool useAverage)
+    {
+        using var file = SafeTensorsFile.Open(path);
+        var config = DiTCheckpoint.ReadConfig(file);
+        var model = new DiT<float>(config);
+        bool training = file.Contains(TrainingState<float>.FirstMomentPrefix + "proj_out.weight");
+        StateDict.Load(model, file, "", strict: !training);
+        if (useAverage && file.Contains(TrainingState<float>.EmaPrefix + "proj_out.weight"))
+        {
+            StateDict.Load(model, file, TrainingState<float>.EmaPrefix, strict: false);
+        }
+        return model;
+    }
 
     /// <summary>Writes generated mels, one <c>[M, N]</c> tensor per utterance id.</summary>
-    public static void SaveSamples(string path, IReadOnlyList<TrainingExample> examples, float[][] samples) =>
-        throw new NotSupportedException($"Writing '{path}' ({examples.Count} of {samples.Length}) needs the safetensors writer, which this build does not include yet.");
+    public static void SaveSamples(string path, IReadOnlyList<TrainingExample> examples, float[][] samples)
+    {
+        var tensors = examples.Select((example, i) =>
+            KeyValuePair.Create(example.Id, new Tensor<float>(samples[i], example.MelDim, example.Frames)));
+        SafeTensors.Write(path, tensors, new Dictionary<string, string> { ["content"] = "generated mel [M, N] per utterance id" });
+    }
 
-    /// <summary>Writes a training checkpoint atomically.</summary>
-    public static void SaveTrainingState(string path, TrainingState<float> state, TrainSettings settings, DiTConfig config) =>
-        throw new NotSupportedException($"Writing checkpoint '{path}' needs the safetensors writer, which this build does not include yet.");
+    /// <summary>Writes the model's weights and config, as <c>ditnet info</c>, <c>check</c> and <c>sample</c> read them.</summary>
+    public static void SaveModel(string path, DiT<float> model) => DiTCheckpoint.Save(model, path);
+
+    /// <summary>Writes a training checkpoint atomically, with the run's settings in the metadata.</summary>
+    public static void SaveTrainingState(string path, TrainingState<float> state, TrainSettings settings, DiTConfig config)
+    {
+        var metadata = new Dictionary<string, string> { [SettingsKey] = JsonSerializer.Serialize(settings, TrainSettings.Json) };
+        TrainingCheckpoint.Save(path, state, config, metadata);
+    }
 }

@@ -10,12 +10,17 @@ namespace DiTNet.Cli;
 /// <summary>The <c>ditnet train</c> verb: trains a DiT on the speech corpus and writes a run folder.</summary>
 internal static partial class TrainCommand
 {
+    private const double DefaultMinutes = 4.0;
+    private const int CalibrationStart = 5, CalibrationEnd = 20;
+
     private const string Help = """
         usage: ditnet train [options]
 
-        Trains a flow-matching DiT on the speech corpus and writes a run folder with the checkpoint
-        (checkpoint.safetensors), metrics.json, loss.png (training and held-out loss) and mels.png
-        (generated against true mels of held-out utterances). The defaults take about five minutes
+        Trains a flow-matching DiT on the speech corpus and writes a run folder with the training
+        checkpoint (checkpoint.safetensors: weights, optimizer moments, weight average, step and random
+        states), the weights alone (model.safetensors, the average when --ema is on), metrics.json,
+        loss.png (training and held-out loss) and mels.png (generated against true mels of held-out
+        utterances). The defaults take about five minutes
         on two cores. Progress goes to stderr, one line per update.
 
         data and output:
@@ -27,9 +32,12 @@ internal static partial class TrainCommand
                                    --minutes, --out, --corpus, --threads and the evaluation options apply
 
         length of the run:
-          --steps N                optimizer steps, also the length of the learning-rate schedule (default 600)
-          --minutes M              stop training after M minutes of wall time, evaluation not
-                                   included; 0 means no limit (default 0)
+          --steps N                optimizer steps, also the length of the learning-rate schedule (default 500)
+          --minutes M              time budget for the training steps, in minutes of wall time
+                                   (evaluation not included): after 20 steps the speed is measured
+                                   and, if --steps would not fit, the run and its learning-rate decay
+                                   are shortened to fit; training also stops when the budget is
+                                   spent. 0 means no limit (default 4)
 
         model (a DiT; mel, mu and speaker widths come from the corpus):
           --dim D                  model width, a multiple of 16 (default 256)
@@ -84,7 +92,7 @@ internal static partial class TrainCommand
         string corpusPath = RunFiles.ResolveCorpus(options.String("corpus"));
         string outDir = options.String("out") ?? Path.Combine("runs", "train-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
         string? resume = options.String("resume");
-        double minutes = options.Double("minutes", 0, 0);
+        double minutes = options.Double("minutes", DefaultMinutes, 0);
         int threads = options.Int("threads", 0, 0);
         int evalEvery = options.Int("eval-every", 50, 1);
         int checkpointEvery = options.Int("checkpoint-every", 200, 0);
@@ -146,8 +154,18 @@ internal static partial class TrainCommand
         var progress = new TrainingProgress(Console.Error, trainer.Step, settings.Steps, minutes * 60, logEvery);
         long firstStep = trainer.Step;
         bool stoppedByBudget = false;
+        int requestedSteps = settings.Steps;
+        double calibrationStart = 0;
         while (trainer.Step < settings.Steps)
         {
+            if (trainer.Step - firstStep == CalibrationStart)
+            {
+                calibrationStart = progress.ElapsedSeconds;
+            }
+            if (minutes > 0 && trainer.Step - firstStep == CalibrationEnd)
+            {
+                settings = FitToBudget(settings, trainer, progress, calibrationStart, minutes, logger);
+            }
             if (minutes > 0 && progress.ElapsedSeconds >= minutes * 60)
             {
                 stoppedByBudget = true;
@@ -169,6 +187,15 @@ internal static partial class TrainCommand
         double trainSeconds = progress.ElapsedSeconds;
         RunFiles.SaveTrainingState(checkpointPath, trainer.CaptureState(), settings, config);
         LogCheckpoint(logger, checkpointPath, trainer.Step);
+        trainer.Ema?.Swap();
+        try
+        {
+            RunFiles.SaveModel(Path.Combine(outDir, "model.safetensors"), model);
+        }
+        finally
+        {
+            trainer.Ema?.Swap();
+        }
 
         // 5. the trained model, then the run folder's figures and metrics
         var trained = EvaluateWithAverage(trainer, model, heldOut, evaluation);
@@ -181,11 +208,30 @@ internal static partial class TrainCommand
             RunPlots.SaveMelComparison(Path.Combine(outDir, "mels.png"), rows);
         }
         var metrics = RunMetrics.Create(settings, config, parameterCount, corpus, heldOut.Count, trainer.Step - firstStep, trainer.Step,
-            trainSeconds, clock.Elapsed.TotalSeconds, stoppedByBudget, evaluation, untrained, trained, trainingCurve, heldOutCurve);
+            requestedSteps, trainSeconds, clock.Elapsed.TotalSeconds, stoppedByBudget, evaluation, untrained, trained, trainingCurve, heldOutCurve);
         File.WriteAllText(Path.Combine(outDir, "metrics.json"), JsonSerializer.Serialize(metrics, TrainSettings.Json));
         LogFinished(logger, trainer.Step, clock.Elapsed.TotalSeconds, trained.Loss / untrained.Loss, outDir);
         output.WriteLine(RunMetrics.Summary(metrics));
         return 0;
+    }
+
+    private static TrainSettings FitToBudget(TrainSettings settings, Trainer<float> trainer, TrainingProgress progress,
+        double calibrationStart, double minutes, ILogger logger)
+    {
+        // steps 1 to 5 include the JIT and first-touch costs, so the speed is taken over the 15 steps after them
+        double elapsed = progress.ElapsedSeconds;
+        double secondsPerStep = (elapsed - calibrationStart) / (CalibrationEnd - CalibrationStart);
+        long fitting = trainer.Step + (long)((minutes * 60 - elapsed) / secondsPerStep);
+        if (fitting >= settings.Steps)
+        {
+            return settings;
+        }
+        int steps = (int)Math.Max(fitting, trainer.Step + 1);
+        LogShortened(logger, settings.Steps, steps, minutes, secondsPerStep);
+        var shortened = settings with { Steps = steps };
+        trainer.SetLearningRateSchedule(shortened.TrainingOptions().LearningRate);
+        progress.TotalSteps = steps;
+        return shortened;
     }
 
     private static EvaluationResult EvaluateWithAverage(Trainer<float> trainer, DiT<float> model, IReadOnlyList<TrainingExample> examples, EvaluationOptions options)
@@ -237,6 +283,9 @@ internal static partial class TrainCommand
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Held-out {Model} model: loss {Loss:F4}, sample L1 {SampleL1:F4}, bands with detail ratio in [0.5, 2]: {Bands}, mu L1 {MuL1:F4}")]
     private static partial void LogEvaluation(ILogger logger, string model, double loss, double sampleL1, int bands, double muL1);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "At {SecondsPerStep:F2} s per step, {Requested} steps do not fit in {Minutes} minutes; training {Steps} steps with the learning-rate decay ending there")]
+    private static partial void LogShortened(ILogger logger, int requested, int steps, double minutes, double secondsPerStep);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Time budget of {Minutes} minutes reached after step {Step}")]
     private static partial void LogBudgetReached(ILogger logger, double minutes, long step);

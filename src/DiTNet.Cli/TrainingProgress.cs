@@ -11,7 +11,6 @@ namespace DiTNet.Cli;
 internal sealed class TrainingProgress
 {
     private readonly TextWriter _writer;
-    private readonly long _totalSteps;
     private readonly double _budgetSeconds;
     private readonly int _everySteps;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
@@ -26,10 +25,13 @@ internal sealed class TrainingProgress
     {
         _writer = writer;
         _firstStep = firstStep;
-        _totalSteps = totalSteps;
+        TotalSteps = totalSteps;
         _budgetSeconds = budgetSeconds;
         _everySteps = Math.Max(everySteps, 1);
     }
+
+    /// <summary>The step the run ends at; lowered when a time budget shortens the run.</summary>
+    public long TotalSteps { get; set; }
 
     /// <summary>Seconds since the display was created.</summary>
     public double ElapsedSeconds => _clock.Elapsed.TotalSeconds;
@@ -40,20 +42,20 @@ internal sealed class TrainingProgress
         _lossSum += result.Loss;
         _lossCount++;
         double elapsed = ElapsedSeconds;
-        bool due = result.Step % _everySteps == 0 || result.Step == _totalSteps || elapsed - _lastWrite >= 15.0;
+        bool due = result.Step % _everySteps == 0 || result.Step == TotalSteps || elapsed - _lastWrite >= 15.0;
         if (!due)
         {
             return;
         }
         long done = result.Step - _firstStep;
         double stepsPerSecond = done / Math.Max(elapsed, 1e-9);
-        double left = (_totalSteps - result.Step) / Math.Max(stepsPerSecond, 1e-9);
+        double left = (TotalSteps - result.Step) / Math.Max(stepsPerSecond, 1e-9);
         if (_budgetSeconds > 0)
         {
             left = Math.Min(left, Math.Max(_budgetSeconds - elapsed, 0));
         }
         _writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"step {result.Step}/{_totalSteps}  loss {_lossSum / _lossCount:F4}  lr {result.LearningRate:E2}  grad norm {result.GradientNorm:F3}  {stepsPerSecond:F2} steps/s  {FormatDuration(left)} left{(result.Skipped ? "  (skipped: not finite)" : "")}"));
+            $"step {result.Step}/{TotalSteps}  loss {_lossSum / _lossCount:F4}  lr {result.LearningRate:0.00e+0}  grad norm {result.GradientNorm:F3}  {stepsPerSecond:F2} steps/s  {FormatDuration(left)} left{(result.Skipped ? "  (skipped: not finite)" : "")}"));
         _writer.Flush();
         _lastWrite = elapsed;
         _lossSum = 0;

@@ -28,7 +28,10 @@ public class GemmTests
         { 12, 32, 1000 },
         { 1000, 31, 17 },
         { 31, 1000, 7 },
-        { 129, 255, 1000 },
+        { 129, 64, 1000 },
+
+        // wider than one packed column block of B (2048 float or 1024 double columns)
+        { 17, 2100, 31 },
     };
 
     /// <summary>Every transpose form, writing and accumulating.</summary>

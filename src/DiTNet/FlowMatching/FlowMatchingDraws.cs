@@ -27,10 +27,24 @@ public sealed class FlowMatchingDraws<T> where T : unmanaged, IFloatingPointIeee
     public Tensor<T> Noise { get; }
 
     /// <summary>Per item, true keeps mu, spks and cond; false zeroes them (classifier-free guidance dropout).</summary>
-    public bool[] KeepCondition { get; }
+    public bool[] KeepCondition { get; private set; }
 
     /// <summary>The batch size B.</summary>
     public int Batch => Time.Length;
+
+    /// <summary>Changes the batch shape, keeping the buffers when they are large enough; the values are then stale until the next draw.</summary>
+    public void Resize(int batch, int melDim, int frames)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batch);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(melDim);
+        ArgumentOutOfRangeException.ThrowIfNegative(frames);
+        Time.Reshape(batch);
+        Noise.Reshape(batch, melDim, frames);
+        if (KeepCondition.Length != batch)
+        {
+            KeepCondition = new bool[batch];
+        }
+    }
 
     /// <summary>
     /// Draws every value: t from <paramref name="noise"/>, then z from <paramref name="noise"/>, then the keep

@@ -45,19 +45,23 @@ public static partial class DiTCheckpoint
     }
 
     /// <summary>Returns the config stored in the file's <c>config</c> metadata, or else the one inferred from its shapes.</summary>
-    /// <exception cref="InvalidDataException">The stored config is invalid, or inference fails.</exception>
+    /// <remarks>A <c>config</c> entry that is not a DiT config, e.g. one written by another tool, is logged as a warning and ignored.</remarks>
+    /// <exception cref="InvalidDataException">Inference fails.</exception>
     public static DiTConfig ReadConfig(SafeTensorsFile file, string prefix = "", DiTConfigHints? hints = null, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(file);
+        logger ??= NullLogger.Instance;
         if (file.Metadata.TryGetValue(DiTConfigDocument.MetadataKey, out string? json))
         {
             try
             {
-                return DiTConfigJson.Parse(json);
+                var config = DiTConfigJson.Parse(json);
+                config.Validate();
+                return config;
             }
-            catch (InvalidDataException error)
+            catch (Exception error) when (error is InvalidDataException or ArgumentException)
             {
-                throw new InvalidDataException($"{file.Path}: {error.Message}", error);
+                LogIgnoredConfig(logger, file.Path, error.Message);
             }
         }
         return DiTConfigInference.Infer(file, prefix, hints, logger);
@@ -121,6 +125,9 @@ public static partial class DiTCheckpoint
         entries[DiTConfigDocument.MetadataKey] = DiTConfigJson.ToJson(model.Config);
         writer.Write(path, entries);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Ignoring the 'config' metadata of {Path}, which is not a DiT config ({Reason}); inferring the config from the tensor shapes")]
+    private static partial void LogIgnoredConfig(ILogger logger, string path, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Count} tensors from {Path} under prefix '{Prefix}': {Config}")]
     private static partial void LogLoaded(ILogger logger, string path, int count, string prefix, string config);

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Numerics;
+using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 
 namespace DiTNet.IO;
@@ -37,6 +38,9 @@ internal static class SafeTensorsConvert
                 {
                     destination[i] = T.CreateTruncating(BinaryPrimitives.ReadSingleLittleEndian(source.Slice(4 * i)));
                 }
+                break;
+            case SafeTensorsDType.F16 when typeof(T) == typeof(float) && BitConverter.IsLittleEndian:
+                TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(source), MemoryMarshal.Cast<T, float>(destination));
                 break;
             case SafeTensorsDType.F16:
                 for (int i = 0; i < destination.Length; i++)
@@ -79,11 +83,22 @@ internal static class SafeTensorsConvert
                     BinaryPrimitives.WriteSingleLittleEndian(destination.Slice(4 * i), float.CreateTruncating(source[i]));
                 }
                 break;
+            case SafeTensorsDType.F16 when typeof(T) == typeof(float) && BitConverter.IsLittleEndian:
+                // rounds to nearest even, as the (Half) conversion does
+                TensorPrimitives.ConvertToHalf(MemoryMarshal.Cast<T, float>(source), MemoryMarshal.Cast<byte, Half>(destination));
+                break;
             case SafeTensorsDType.F16:
                 for (int i = 0; i < source.Length; i++)
                 {
                     // Half's conversion from double rounds once, so a double source is not rounded twice
                     BinaryPrimitives.WriteHalfLittleEndian(destination.Slice(2 * i), (Half)double.CreateTruncating(source[i]));
+                }
+                break;
+            case SafeTensorsDType.BF16 when typeof(T) == typeof(float):
+                ReadOnlySpan<float> floats = MemoryMarshal.Cast<T, float>(source);
+                for (int i = 0; i < floats.Length; i++)
+                {
+                    BinaryPrimitives.WriteUInt16LittleEndian(destination.Slice(2 * i), SingleToBFloat16(floats[i]));
                 }
                 break;
             case SafeTensorsDType.BF16:
@@ -119,8 +134,8 @@ internal static class SafeTensorsConvert
         float single = (float)value;
         uint bits = BitConverter.SingleToUInt32Bits(single);
 
-        // Rounding to float first is exact unless it lands on a bfloat16 midpoint; then the
-        // discarded part of the double decides the direction instead of ties-to-even.
+        // Rounding to float and then to bfloat16 equals rounding once, except when the float lands
+        // exactly on a bfloat16 midpoint. There the discarded part of the double decides the direction.
         if ((bits & 0xFFFF) == 0x8000 && (double)single != value && float.IsFinite(single))
         {
             bool roundAway = Math.Abs(value) > Math.Abs((double)single);

@@ -58,7 +58,8 @@ public sealed class SafeTensorsFile : IDisposable
     public static SafeTensorsFile Open(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
+        // FileShare.Delete lets a writer replace the file by renaming over it while it is open here
+        var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, FileOptions.RandomAccess);
         try
         {
             long fileLength = RandomAccess.GetLength(handle);
@@ -397,13 +398,14 @@ public sealed class SafeTensorsFile : IDisposable
                     $"{where} has dimension {axis} = {dim.GetRawText()}, which is not an integer from 0 to {int.MaxValue}.");
             }
             shape[axis++] = size;
-            elementCount = size == 0 || elementCount == 0 ? 0 : checked(elementCount * size);
-            if (elementCount > dataLength)
+
+            // more elements than data bytes can never fit; testing by division keeps the product from overflowing
+            if (size != 0 && elementCount > dataLength / size)
             {
-                // more elements than data bytes can never fit, and this bound keeps the products below from overflowing
                 throw new InvalidDataException(
-                    $"{where} has shape {Tensor<float>.FormatShape(shape)}, more elements than the {dataLength} data bytes of the file.");
+                    $"{where} has shape {shapeElement.GetRawText()}, more elements than the {dataLength} data bytes of the file.");
             }
+            elementCount *= size;
         }
 
         if (!element.TryGetProperty("data_offsets", out var offsetsElement) || offsetsElement.ValueKind != JsonValueKind.Array

@@ -120,8 +120,24 @@ public sealed class SafeTensorsWriter
         }
         catch
         {
-            File.Delete(temporary);
+            DeleteQuietly(temporary);
             throw;
+        }
+    }
+
+    private static void DeleteQuietly(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+            // the folder itself may be missing or unwritable, which is what made the write fail; that error is the one to report
+        }
+        catch (UnauthorizedAccessException)
+        {
+            // as above
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace DiTNet.Kernels;
@@ -17,6 +18,7 @@ public static partial class Gemm
     // Below this many multiply-adds a call runs on the calling thread: waking a worker costs
     // about as much as the whole product.
     private const long ParallelThreshold = 1L << 20;
+
 
     private static int MC<T>() => typeof(T) == typeof(float) ? MCFloat : MCDouble;
 
@@ -183,6 +185,7 @@ public static partial class Gemm
         }
 
         /// <summary>C rows <c>[rowStart, rowEnd)</c> × columns <c>[colStart, colEnd)</c>, blocked for the caches.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void ComputeBlocked(T* a, T* b, T* c, int rowStart, int rowEnd, int colStart, int colEnd)
         {
             int mcMax = MC<T>();
@@ -215,6 +218,7 @@ public static partial class Gemm
         }
 
         /// <summary>C block <c>[mc, nc]</c> (=|+=) packed A <c>[mc, kc]</c> · packed B <c>[kc, nc]</c>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void MultiplyPacked(Workspace<T> workspace, int kc, int mc, int nc, T* c, bool add)
         {
             int nrFull = NR<T>();

@@ -19,6 +19,7 @@ public static partial class Gemm
     private static int NR<T>() => 2 * Vector512<T>.Count;
 
     /// <summary>Packs A rows <c>[i0, i0+mc)</c>, k range <c>[p0, p0+kc)</c>, as panels <c>[kc, MR]</c>, one per MR rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackA<T>(T* dst, T* a, nint lda, bool transposed, int i0, int mc, int p0, int kc)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -30,6 +31,24 @@ public static partial class Gemm
             {
                 // A is stored [k, m]: each k step of the panel is a contiguous run of mr values
                 T* src = a + (nint)p0 * lda + i0 + ir;
+                if (mr == MR && Vector256.IsHardwareAccelerated)
+                {
+                    // 12 values: 8 + 4 floats, or 8 + 4 doubles
+                    for (int p = 0; p < kc; p++, src += lda, d += MR)
+                    {
+                        if (typeof(T) == typeof(float))
+                        {
+                            Vector256.Load((float*)src).Store((float*)d);
+                            Vector128.Load((float*)src + 8).Store((float*)d + 8);
+                        }
+                        else
+                        {
+                            Vector512.Load((double*)src).Store((double*)d);
+                            Vector256.Load((double*)src + 8).Store((double*)d + 8);
+                        }
+                    }
+                    continue;
+                }
                 for (int p = 0; p < kc; p++, src += lda, d += MR)
                 {
                     int r = 0;
@@ -45,23 +64,26 @@ public static partial class Gemm
             }
             else if (mr == MR)
             {
-                // twelve row streams read in step, one value of each per k step
                 T* s = a + (nint)(i0 + ir) * lda + p0;
-                nint l = lda;
-                for (int p = 0; p < kc; p++, s++, d += MR)
+                int p = 0;
+                if (typeof(T) == typeof(float) && Avx512F.IsSupported)
                 {
-                    d[0] = s[0];
-                    d[1] = s[l];
-                    d[2] = s[2 * l];
-                    d[3] = s[3 * l];
-                    d[4] = s[4 * l];
-                    d[5] = s[5 * l];
-                    d[6] = s[6 * l];
-                    d[7] = s[7 * l];
-                    d[8] = s[8 * l];
-                    d[9] = s[9 * l];
-                    d[10] = s[10 * l];
-                    d[11] = s[11 * l];
+                    // 16 k steps of the 12 rows at a time, transposed in registers; each 16-wide output row
+                    // spills 4 values into the next row's place, which the next store overwrites
+                    for (; p + 16 <= kc; p += 16)
+                    {
+                        Transpose16x16((float*)(s + p), lda, 12, (float*)(d + (nint)p * MR), MR);
+                    }
+                }
+
+                // the k steps left over, one row stream at a time
+                nint l = lda;
+                for (d += (nint)p * MR; p < kc; p++, d += MR)
+                {
+                    for (int r = 0; r < MR; r++)
+                    {
+                        d[r] = s[r * l + p];
+                    }
                 }
             }
             else
@@ -80,6 +102,7 @@ public static partial class Gemm
     }
 
     /// <summary>Packs B k range <c>[p0, p0+kc)</c>, columns <c>[j0, j0+nc)</c>, as panels <c>[kc, NR]</c>, one per NR columns.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackB<T>(T* dst, T* b, nint ldb, bool transposed, int p0, int kc, int j0, int nc)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -136,6 +159,7 @@ public static partial class Gemm
     /// Writes 16 source rows of <paramref name="kc"/> floats as <paramref name="kc"/> destination rows of 16,
     /// with destination row stride <paramref name="ldd"/>: the transposed-B pack, 16 columns at a time.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackTransposedPanel16(float* src, nint lds, int kc, float* dst, nint ldd)
     {
         int p = 0;
@@ -144,7 +168,7 @@ public static partial class Gemm
             // transpose 16×16 blocks in registers instead of 256 scattered scalar stores
             for (; p + 16 <= kc; p += 16)
             {
-                Transpose16x16(src + p, lds, dst + (nint)p * ldd, ldd);
+                Transpose16x16(src + p, lds, 16, dst + (nint)p * ldd, ldd);
             }
         }
 
@@ -158,7 +182,12 @@ public static partial class Gemm
         }
     }
 
-    private static unsafe void Transpose16x16(float* src, nint lds, float* dst, nint ldd)
+    /// <summary>
+    /// Stores the transpose of the 16×16 block at <paramref name="src"/> as 16 rows of 16 at <paramref name="dst"/>,
+    /// in increasing address order; source rows from <paramref name="rows"/> on are read as zeros.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Transpose16x16(float* src, nint lds, int rows, float* dst, nint ldd)
     {
         // rows r0..r15, then three rounds of interleaving: 32-bit, 64-bit, 128-bit lanes, 256-bit halves
         var r0 = Vector512.Load(src);
@@ -173,10 +202,10 @@ public static partial class Gemm
         var r9 = Vector512.Load(src + 9 * lds);
         var rA = Vector512.Load(src + 10 * lds);
         var rB = Vector512.Load(src + 11 * lds);
-        var rC = Vector512.Load(src + 12 * lds);
-        var rD = Vector512.Load(src + 13 * lds);
-        var rE = Vector512.Load(src + 14 * lds);
-        var rF = Vector512.Load(src + 15 * lds);
+        var rC = rows > 12 ? Vector512.Load(src + 12 * lds) : Vector512<float>.Zero;
+        var rD = rows > 13 ? Vector512.Load(src + 13 * lds) : Vector512<float>.Zero;
+        var rE = rows > 14 ? Vector512.Load(src + 14 * lds) : Vector512<float>.Zero;
+        var rF = rows > 15 ? Vector512.Load(src + 15 * lds) : Vector512<float>.Zero;
 
         // 32-bit interleave of row pairs
         var t0 = Avx512F.UnpackLow(r0, r1);
@@ -275,6 +304,10 @@ public static partial class Gemm
         private Workspace(int aLength, int bLength, int tileLength)
         {
             const int Align = 64;
+
+            // the transposing pack of A writes up to 4 values past its panel's end
+            const int Slack = 16;
+            aLength += Slack;
             int bytes = (aLength + bLength + tileLength) * sizeof(T) + 3 * Align;
             _storage = GC.AllocateUninitializedArray<byte>(bytes, pinned: true);
             byte* start = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_storage));

@@ -38,7 +38,7 @@ public sealed class DiT<T> : IParameterized<T>, FlowMatching.IVelocityModel<T> w
 {
     private readonly DiTBlock<T>[] _blocks;
 
-    // time: t broadcast to [B]; proj: proj_out's output gradient [B, N, M]; concat: [B, N, 2D]
+    // time: t broadcast to [B]; concat: the long skip input [B, N, 2D]; the d* tensors are gradients
     private readonly Tensor<T> _time = new(0);
     private readonly Tensor<T> _dTime = new(0);
     private readonly Tensor<T> _concat = new(0);

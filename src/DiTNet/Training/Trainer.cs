@@ -27,8 +27,8 @@ public sealed partial class Trainer<T> where T : unmanaged, IFloatingPointIeee75
     private readonly Parameter<T>[] _trainable;
     private readonly ConditionalFlowMatching<T> _loss;
     private readonly TrainingBatch<T> _batch = new();
-    private FlowMatchingDraws<T>? _draws;
     private readonly ILogger _logger;
+    private FlowMatchingDraws<T>? _draws;
 
     /// <summary>Creates a trainer; the model's current weights are the starting point.</summary>
     public Trainer(IVelocityModel<T> model, IReadOnlyList<TrainingExample> examples, TrainingOptions options, ILogger? logger = null)
@@ -53,7 +53,7 @@ public sealed partial class Trainer<T> where T : unmanaged, IFloatingPointIeee75
     }
 
     /// <summary>The run's options.</summary>
-    public TrainingOptions Options { get; }
+    public TrainingOptions Options { get; private set; }
 
     /// <summary>Steps taken, including skipped ones.</summary>
     public long Step { get; private set; }
@@ -73,15 +73,22 @@ public sealed partial class Trainer<T> where T : unmanaged, IFloatingPointIeee75
     /// <summary>The stream of condition-dropout decisions.</summary>
     public RandomSource ConditionRandom { get; }
 
+    /// <summary>Replaces the learning-rate schedule, for example to end the decay earlier when a time budget runs short.</summary>
+    /// <remarks>Updates already taken keep their rates; the new schedule applies from the next update on.</remarks>
+    public void SetLearningRateSchedule(LearningRateSchedule schedule)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        Options = Options with { LearningRate = schedule };
+    }
+
     /// <summary>Draws a batch, computes the loss and its gradient, clips, and updates the weights.</summary>
     public TrainingStepResult TrainStep()
     {
         Step++;
         Sampler.Next(_batch);
         var x1 = _batch.X1;
-        var draws = _draws is not null && _draws.Noise.HasShape(x1.Shape)
-            ? _draws
-            : _draws = new FlowMatchingDraws<T>(x1.Dim(0), x1.Dim(1), x1.Dim(2));
+        var draws = _draws ??= new FlowMatchingDraws<T>(x1.Dim(0), x1.Dim(1), x1.Dim(2));
+        draws.Resize(x1.Dim(0), x1.Dim(1), x1.Dim(2));
         draws.Draw(NoiseRandom, ConditionRandom, Options.ConditionDropRate);
 
         foreach (var parameter in _trainable)

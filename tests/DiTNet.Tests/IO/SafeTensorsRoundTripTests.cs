@@ -114,6 +114,37 @@ public sealed class SafeTensorsRoundTripTests : IDisposable
     }
 
     [Fact]
+    public void Add_F16RandomBitPatterns_MatchHalfConversion()
+    {
+        // random bit patterns cover subnormals, ties, overflow and NaN in both the vector and scalar paths
+        var random = new Random(11);
+        float[] values = new float[100_003];
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = BitConverter.Int32BitsToSingle(random.Next() ^ (random.Next(2) << 31));
+        }
+        string path = _folder.File("f16-bits.safetensors");
+        new SafeTensorsWriter().Add("x", new Tensor<float>(values, values.Length), SafeTensorsDType.F16).Write(path);
+
+        using var file = SafeTensorsFile.Open(path);
+        byte[] raw = file.ReadRawBytes("x");
+        float[] read = file.ReadTensor<float>("x").ToArray();
+
+        for (int i = 0; i < values.Length; i++)
+        {
+            Half expected = (Half)values[i];
+            Half stored = BitConverter.ToHalf(raw, 2 * i);
+            if (Half.IsNaN(expected))
+            {
+                Assert.True(Half.IsNaN(stored), $"element {i}: {values[i]} stored as {stored}");
+                continue;
+            }
+            Assert.Equal(BitConverter.HalfToUInt16Bits(expected), BitConverter.HalfToUInt16Bits(stored));
+            Assert.Equal((float)expected, read[i]);
+        }
+    }
+
+    [Fact]
     public void Add_BF16RepresentableValues_RoundTripExactly()
     {
         float[] values = [0.5f, -2f, 1.0078125f, 3.3895314e38f, MathF.Pow(2, -126), MathF.Pow(2, -133), -1179648f];
@@ -121,6 +152,38 @@ public sealed class SafeTensorsRoundTripTests : IDisposable
         float[] read = RoundTrip(values, SafeTensorsDType.BF16);
 
         Assert.Equal(values, read);
+    }
+
+    [Fact]
+    public void Add_BF16RandomBitPatterns_MatchReferenceRounding()
+    {
+        var random = new Random(12);
+        float[] values = new float[50_001];
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = BitConverter.Int32BitsToSingle(random.Next() ^ (random.Next(2) << 31));
+        }
+        string path = _folder.File("bf16-bits.safetensors");
+        new SafeTensorsWriter().Add("x", new Tensor<float>(values, values.Length), SafeTensorsDType.BF16).Write(path);
+
+        using var file = SafeTensorsFile.Open(path);
+        byte[] raw = file.ReadRawBytes("x");
+
+        for (int i = 0; i < values.Length; i++)
+        {
+            ushort stored = BitConverter.ToUInt16(raw, 2 * i);
+            if (float.IsNaN(values[i]))
+            {
+                Assert.True(float.IsNaN(BitConverter.Int32BitsToSingle(stored << 16)), $"element {i}: NaN stored as {stored:X4}");
+                continue;
+            }
+
+            // round to nearest, ties to even, on the upper 16 bits; a carry into the exponent is the correct next value
+            uint bits = BitConverter.SingleToUInt32Bits(values[i]);
+            uint lower = bits & 0xFFFF, upper = bits >> 16;
+            bool roundUp = lower > 0x8000 || (lower == 0x8000 && (upper & 1) == 1);
+            Assert.Equal((ushort)(roundUp ? upper + 1 : upper), stored);
+        }
     }
 
     [Fact]
@@ -275,6 +338,28 @@ public sealed class SafeTensorsRoundTripTests : IDisposable
         Assert.ThrowsAny<ArgumentException>(() => writer.Write(path));
         Assert.Equal(before, File.ReadAllBytes(path));
         Assert.Equal([path], Directory.GetFiles(_folder.Path));
+    }
+
+    [Fact]
+    public void Write_MissingFolder_ThrowsDirectoryNotFound()
+    {
+        string path = _folder.File("absent/file.safetensors");
+
+        Assert.Throws<DirectoryNotFoundException>(() => new SafeTensorsWriter().Add("a", new Tensor<float>(1)).Write(path));
+    }
+
+    [Fact]
+    public void Write_OverFileOpenForReading_ReplacesIt()
+    {
+        string path = _folder.File("open.safetensors");
+        SafeTensors.Write(path, [new KeyValuePair<string, Tensor<float>>("a", new Tensor<float>([1f], 1))]);
+        using var old = SafeTensorsFile.Open(path);
+
+        SafeTensors.Write(path, [new KeyValuePair<string, Tensor<float>>("b", new Tensor<float>([2f], 1))]);
+
+        using var replaced = SafeTensorsFile.Open(path);
+        Assert.Equal(["b"], replaced.Names);
+        Assert.Equal(1f, old.ReadTensor<float>("a")[0]);
     }
 
     [Fact]

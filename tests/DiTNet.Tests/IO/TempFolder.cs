@@ -34,6 +34,9 @@ public static class FixturePaths
     /// <summary>The cases whose io file has kind <c>forward_backward</c>.</summary>
     public static TheoryData<string> ForwardBackwardCases => new("tiny_longskip", "tiny_streaming", "tiny_longskip_streaming", "single_frame");
 
+    /// <summary>The cases of kind <c>cfm_loss</c> and <c>euler_sample</c>.</summary>
+    public static TheoryData<string> LossAndSampleCases => new("cfm_loss", "euler_cfg");
+
     /// <summary>Every case that has a weights file.</summary>
     public static TheoryData<string> AllModelCases =>
         new("tiny_longskip", "tiny_streaming", "tiny_longskip_streaming", "single_frame", "cfm_loss", "euler_cfg");
