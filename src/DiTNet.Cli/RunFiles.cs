@@ -1,4 +1,5 @@
 using System.Text.Json;
+using DiTNet.Data;
 using DiTNet.IO;
 using DiTNet.Models;
 using DiTNet.Tensors;
@@ -33,9 +34,18 @@ internal static class RunFiles
                 $"No corpus found at {string.Join(" or ", candidates)}; pass --corpus PATH.", candidates[^1]);
     }
 
-    /// <summary>Loads the corpus file.</summary>
-    public static CorpusData LoadCorpus(string path) =>
-        throw new NotSupportedException($"Reading the corpus '{path}' needs DiTNet.Data.SpeechCorpus, which this build does not include yet.");
+    /// <summary>Loads the corpus file and converts its utterances to the trainer's layout.</summary>
+    public static CorpusData LoadCorpus(string path)
+    {
+        var corpus = SpeechCorpus.Load(path);
+        var train = corpus.Train.Select(ToExample).ToArray();
+        var heldOut = corpus.HeldOut.Select(ToExample).ToArray();
+        if (train.Length == 0 || heldOut.Length == 0)
+        {
+            throw new InvalidDataException($"Corpus '{path}' has {train.Length} training and {heldOut.Length} held-out utterances; both must be non-empty.");
+        }
+        return new CorpusData(train, heldOut, train[0].MelDim, train[0].MuDim, train[0].SpkDim, corpus.Speakers.Count);
+    }
 
     /// <summary>Reads a training checkpoint.</summary>
     public static TrainingState<float> LoadTrainingState(string path) => TrainingCheckpoint.Load<float>(path);
@@ -73,4 +83,7 @@ internal static class RunFiles
         var metadata = new Dictionary<string, string> { [SettingsKey] = JsonSerializer.Serialize(settings, TrainSettings.Json) };
         TrainingCheckpoint.Save(path, state, config, metadata);
     }
+
+    private static TrainingExample ToExample(Utterance utterance) =>
+        new(utterance.Id, utterance.Mel, utterance.Mu, utterance.Spks, utterance.Frames);
 }

@@ -11,7 +11,11 @@ namespace DiTNet.Cli;
 internal static partial class TrainCommand
 {
     private const double DefaultMinutes = 4.0;
-    private const int CalibrationStart = 5, CalibrationEnd = 20;
+    private const int CalibrationStart = 5;
+
+    // the speed is re-measured at these steps of the run, both inside the default warm-up, so the
+    // learning rate never jumps when the planned length changes
+    private static readonly int[] CalibrationPoints = [20, 45];
 
     private const string Help = """
         usage: ditnet train [options]
@@ -34,10 +38,10 @@ internal static partial class TrainCommand
         length of the run:
           --steps N                optimizer steps, also the length of the learning-rate schedule (default 500)
           --minutes M              time budget for the training steps, in minutes of wall time
-                                   (evaluation not included): after 20 steps the speed is measured
-                                   and, if --steps would not fit, the run and its learning-rate decay
-                                   are shortened to fit; training also stops when the budget is
-                                   spent. 0 means no limit (default 4)
+                                   (evaluation not included): the speed is measured at steps 20 and
+                                   45 and, if --steps would not fit, the run and its learning-rate
+                                   decay are shortened to fit; training also stops when the budget
+                                   is spent. 0 means no limit (default 4)
 
         model (a DiT; mel, mu and speaker widths come from the corpus):
           --dim D                  model width, a multiple of 16 (default 256)
@@ -162,9 +166,9 @@ internal static partial class TrainCommand
             {
                 calibrationStart = progress.ElapsedSeconds;
             }
-            if (minutes > 0 && trainer.Step - firstStep == CalibrationEnd)
+            if (minutes > 0 && CalibrationPoints.Contains((int)(trainer.Step - firstStep)))
             {
-                settings = FitToBudget(settings, trainer, progress, calibrationStart, minutes, logger);
+                settings = FitToBudget(settings, requestedSteps, trainer, progress, calibrationStart, firstStep, minutes, logger);
             }
             if (minutes > 0 && progress.ElapsedSeconds >= minutes * 60)
             {
@@ -215,19 +219,19 @@ internal static partial class TrainCommand
         return 0;
     }
 
-    private static TrainSettings FitToBudget(TrainSettings settings, Trainer<float> trainer, TrainingProgress progress,
-        double calibrationStart, double minutes, ILogger logger)
+    private static TrainSettings FitToBudget(TrainSettings settings, int requestedSteps, Trainer<float> trainer, TrainingProgress progress,
+        double calibrationStart, long firstStep, double minutes, ILogger logger)
     {
-        // steps 1 to 5 include the JIT and first-touch costs, so the speed is taken over the 15 steps after them
+        // the first steps include the JIT and first-touch costs, so the speed is taken from step 5 of the run on
         double elapsed = progress.ElapsedSeconds;
-        double secondsPerStep = (elapsed - calibrationStart) / (CalibrationEnd - CalibrationStart);
+        double secondsPerStep = (elapsed - calibrationStart) / (trainer.Step - firstStep - CalibrationStart);
         long fitting = trainer.Step + (long)((minutes * 60 - elapsed) / secondsPerStep);
-        if (fitting >= settings.Steps)
+        int steps = (int)Math.Clamp(fitting, trainer.Step + 1, requestedSteps);
+        if (steps == settings.Steps)
         {
             return settings;
         }
-        int steps = (int)Math.Max(fitting, trainer.Step + 1);
-        LogShortened(logger, settings.Steps, steps, minutes, secondsPerStep);
+        LogShortened(logger, requestedSteps, steps, minutes, secondsPerStep);
         var shortened = settings with { Steps = steps };
         trainer.SetLearningRateSchedule(shortened.TrainingOptions().LearningRate);
         progress.TotalSteps = steps;

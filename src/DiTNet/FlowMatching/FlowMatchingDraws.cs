@@ -38,8 +38,11 @@ public sealed class FlowMatchingDraws<T> where T : unmanaged, IFloatingPointIeee
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batch);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(melDim);
         ArgumentOutOfRangeException.ThrowIfNegative(frames);
-        Time.Reshape(batch);
-        Noise.Reshape(batch, melDim, frames);
+        if (!Noise.HasShape([batch, melDim, frames]))
+        {
+            Time.Reshape(batch);
+            Noise.Reshape(batch, melDim, frames);
+        }
         if (KeepCondition.Length != batch)
         {
             KeepCondition = new bool[batch];
