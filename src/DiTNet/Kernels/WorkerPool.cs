@@ -41,10 +41,10 @@ internal sealed class WorkerPool
     public const int MaxParts = MaxWorkers + 1;
 
     /// <summary>Runs parts <c>0 .. parts-1</c> of <paramref name="work"/>, part 0 on the calling thread, and waits for all.</summary>
-    /// <remarks>When the workers are busy the parts run one after another on the calling thread.</remarks>
+    /// <remarks>A single part, or every part while the workers are busy, runs on the calling thread.</remarks>
     public void Run(IParallelWork work, int parts)
     {
-        if (!TryRun(work, parts))
+        if (parts <= 1 || !TryRun(work, parts))
         {
             for (int part = 0; part < parts; part++)
             {
