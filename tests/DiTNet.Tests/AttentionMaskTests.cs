@@ -98,6 +98,27 @@ public class AttentionMaskTests
     }
 
     [Fact]
+    public void QueryLimit_MixedItems_BoundsTheKeptRows()
+    {
+        int[][] items = [[1, 1, 1, 0, 0, 0], [0, 0, 0, 0, 0, 0], [0, 1, 0, 1, 0, 0], [1, 1, 1, 1, 1, 1]];
+        var mask = AttentionMask.Build(MaskTensor(items), streaming: true, staticChunkSize: 4);
+
+        Assert.Equal(3, mask.QueryLimit(0));
+        Assert.Equal(6, mask.QueryLimit(1));
+        Assert.Equal(4, mask.QueryLimit(2));
+        Assert.Equal(6, mask.QueryLimit(3));
+        for (int b = 0; b < items.Length; b++)
+        {
+            int limit = mask.QueryLimit(b);
+            Assert.True(mask.QueryValid(b, limit - 1), $"item {b}: the last row below the limit must be kept");
+            for (int i = limit; i < 6; i++)
+            {
+                Assert.False(mask.QueryValid(b, i), $"item {b}: row {i} at or past the limit {limit} must be zeroed");
+            }
+        }
+    }
+
+    [Fact]
     public void KeyLimitAndKeyValid_ArbitraryMasks_MatchAllowed()
     {
         // includes padding at the start, in the middle and at the end, and chunk sizes that do not divide N

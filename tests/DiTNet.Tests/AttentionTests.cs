@@ -207,20 +207,41 @@ public class AttentionTests
         var input = GradientCheck.Random(18, c.Items.Length, c.Frames, c.Dim);
         var dOut = GradientCheck.Random(19, c.Items.Length, c.Frames, c.Dim);
         var mask = AttentionMask.Build(AttentionMaskTests.MaskTensor(c.Items), c.Streaming, c.Chunk);
-        double[] saved = layer.Forward(input, mask, rotary, false, new RandomSource(0), threads: 2).ToArray();
+        double[] saved = layer.Forward(input, mask, rotary, training: true, new RandomSource(0), threads: 2).ToArray();
         var dInputSaved = new Tensor<double>(input.Shape.ToArray());
         layer.Backward(dOut, dInputSaved, threads: 2);
         double[] dWeightSaved = layer.ToK.Weight.Gradient.ToArray();
         layer.ToK.Weight.Gradient.Clear();
 
         layer.SaveForBackward = false;
-        double[] recomputed = layer.Forward(input, mask, rotary, false, new RandomSource(0), threads: 2).ToArray();
+        double[] recomputed = layer.Forward(input, mask, rotary, training: true, new RandomSource(0), threads: 2).ToArray();
         var dInputRecomputed = new Tensor<double>(input.Shape.ToArray());
         layer.Backward(dOut, dInputRecomputed, threads: 2);
 
         Assert.Equal(saved, recomputed);
         Assert.Equal(dInputSaved.ToArray(), dInputRecomputed.ToArray());
         Assert.Equal(dWeightSaved, layer.ToK.Weight.Gradient.ToArray());
+    }
+
+    [Fact]
+    public void Backward_AfterInferencePass_MatchesTrainingPassBits()
+    {
+        MaskCase c = CaseTable["streaming"];
+        (var layer, var rotary) = CreateLayer(c, dropout: 0, seed: 25);
+        var input = GradientCheck.Random(26, c.Items.Length, c.Frames, c.Dim);
+        var dOut = GradientCheck.Random(27, c.Items.Length, c.Frames, c.Dim);
+        var mask = AttentionMask.Build(AttentionMaskTests.MaskTensor(c.Items), c.Streaming, c.Chunk);
+        double[] trained = layer.Forward(input, mask, rotary, training: true, new RandomSource(0)).ToArray();
+        var dInputTrained = new Tensor<double>(input.Shape.ToArray());
+        layer.Backward(dOut, dInputTrained);
+
+        // an inference pass keeps no probabilities, so Backward recomputes them
+        double[] inferred = layer.Forward(input, mask, rotary, training: false, new RandomSource(0)).ToArray();
+        var dInputInferred = new Tensor<double>(input.Shape.ToArray());
+        layer.Backward(dOut, dInputInferred);
+
+        Assert.Equal(trained, inferred);
+        Assert.Equal(dInputTrained.ToArray(), dInputInferred.ToArray());
     }
 
     [Fact]

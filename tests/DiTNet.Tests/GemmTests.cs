@@ -287,7 +287,7 @@ public class GemmTests
     [InlineData("c", 6, 5)]
     public void ComputeBatched_ItemOutsideSpan_ThrowsNamingOperand(string operand, long strideA, long strideC)
     {
-        // three items of A [2, 3], B [3, 2], C [2, 2]; A holds 18 elements and C 12
+        // three items of A [2, 3], B [3, 2], C [2, 2]; A has 18 elements and C 12
         var error = Assert.Throws<ArgumentException>(() => Gemm.ComputeBatched<float>(Transpose.No, Transpose.No, 2, 2, 3, 3,
             new float[18], 3, strideA, new float[18], 2, 6, new float[12], 2, strideC, accumulate: false));
         Assert.Equal(operand, error.ParamName);

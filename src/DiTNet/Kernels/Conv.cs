@@ -9,8 +9,8 @@ namespace DiTNet.Kernels;
 /// channels i of o's group, where frames before the start read as zero (left padding K−1).
 /// </summary>
 /// <remarks>
-/// The fast path runs one GEMM per tap and group on shifted row ranges, so it needs no im2col
-/// buffer. It takes the weight repacked by <see cref="PackWeight{T}"/> as
+/// The fast path runs one batched GEMM per tap, over the groups, on shifted row ranges, so it
+/// needs no im2col buffer. It takes the weight repacked by <see cref="PackWeight{T}"/> as
 /// <c>[K, G, C/G (in), C/G (out)]</c>, so that each tap's block is a dense matrix.
 /// </remarks>
 internal static class Conv
@@ -73,6 +73,8 @@ internal static class Conv
         }
 
         // Tap k reads frame n − shift for output frame n, with shift = K−1−k; earlier frames are padding.
+        // One batched product per tap covers all groups: group g's operands start g·C/G columns in.
+        int block = groupWidth * groupWidth;
         for (int k = 0; k < kernel; k++)
         {
             int shift = kernel - 1 - k;
@@ -81,14 +83,10 @@ internal static class Conv
             {
                 continue;
             }
-            for (int g = 0; g < groups; g++)
-            {
-                int column = g * groupWidth;
-                Gemm.Compute(Transpose.No, Transpose.No, rows, groupWidth, groupWidth,
-                    x[column..], channels,
-                    packedWeight.Slice((k * groups + g) * groupWidth * groupWidth, groupWidth * groupWidth), groupWidth,
-                    y[(shift * channels + column)..], channels, accumulate: true, threads);
-            }
+            Gemm.ComputeBatched(Transpose.No, Transpose.No, rows, groupWidth, groupWidth, groups,
+                x, channels, groupWidth,
+                packedWeight.Slice(k * groups * block, groups * block), groupWidth, block,
+                y[(shift * channels)..], channels, groupWidth, accumulate: true, threads);
         }
     }
 
@@ -122,21 +120,17 @@ internal static class Conv
             {
                 continue;
             }
-            for (int g = 0; g < groups; g++)
-            {
-                int column = g * groupWidth;
-                ReadOnlySpan<T> weight = packedWeight.Slice((k * groups + g) * block, block);
+            ReadOnlySpan<T> weight = packedWeight.Slice(k * groups * block, groups * block);
 
-                // dX[n − shift] += dY[n] · W_kᵀ
-                Gemm.Compute(Transpose.No, Transpose.Yes, rows, groupWidth, groupWidth,
-                    dy[(shift * channels + column)..], channels, weight, groupWidth,
-                    dx[column..], channels, accumulate: true, threads);
+            // dX[n − shift] += dY[n] · W_kᵀ, all groups in one batched product
+            Gemm.ComputeBatched(Transpose.No, Transpose.Yes, rows, groupWidth, groupWidth, groups,
+                dy[(shift * channels)..], channels, groupWidth, weight, groupWidth, block,
+                dx, channels, groupWidth, accumulate: true, threads);
 
-                // dW_k += X[n − shift]ᵀ · dY[n]
-                Gemm.Compute(Transpose.Yes, Transpose.No, groupWidth, groupWidth, rows,
-                    x[column..], channels, dy[(shift * channels + column)..], channels,
-                    dPackedWeight.Slice((k * groups + g) * block, block), groupWidth, accumulate: true, threads);
-            }
+            // dW_k += X[n − shift]ᵀ · dY[n]
+            Gemm.ComputeBatched(Transpose.Yes, Transpose.No, groupWidth, groupWidth, rows, groups,
+                x, channels, groupWidth, dy[(shift * channels)..], channels, groupWidth,
+                dPackedWeight.Slice(k * groups * block, groups * block), groupWidth, block, accumulate: true, threads);
         }
     }
 

@@ -55,8 +55,14 @@ public static partial class Gemm
 
     /// <summary>
     /// Computes <c>batch</c> independent products <c>C_i (=|+=) op(A_i)·op(B_i)</c>, where item i
-    /// of each operand starts <c>i · stride</c> elements after the previous one (for attention heads).
+    /// of each operand starts <c>i · stride</c> elements after item 0 (for attention heads).
     /// </summary>
+    /// <remarks>
+    /// C items may lie one after another, side by side within rows (heads in <c>[N, H·Dh]</c>), or all at
+    /// one place (<paramref name="strideC"/> = 0 with <paramref name="accumulate"/>, to sum over the batch).
+    /// Other overlapping layouts run on one thread, in item order.
+    /// </remarks>
+    /// <exception cref="ArgumentException">A size, count or stride is negative, a row stride too small, or a span too short for the last item.</exception>
     public static void ComputeBatched<T>(
         Transpose transA, Transpose transB, int m, int n, int k, int batch,
         ReadOnlySpan<T> a, int lda, long strideA, ReadOnlySpan<T> b, int ldb, long strideB,

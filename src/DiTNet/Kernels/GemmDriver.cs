@@ -62,11 +62,25 @@ public static partial class Gemm
         // thread takes its slice of each item in turn
         int panelsM = (m + MR - 1) / MR;
         int panelsN = (n + NR<T>() - 1) / NR<T>();
+        bool disjoint = batch == 1 || ItemsDisjoint(m, n, ldc, strideC, batch);
         call.SplitRows = panelsM >= panelsN;
-        call.SplitItems = batch > 1 && ItemsDisjoint(m, n, ldc, strideC, batch)
-            && (batch % parts == 0 || batch >= 4 * parts);
-        int units = call.SplitItems ? batch : call.SplitRows ? panelsM : panelsN;
-        call.Parts = Math.Max(1, Math.Min(parts, units));
+        call.SplitItems = batch > 1 && disjoint && (batch % parts == 0 || batch >= 4 * parts);
+        int units = panelsN;
+        if (call.SplitItems)
+        {
+            units = batch;
+        }
+        else if (call.SplitRows)
+        {
+            units = panelsM;
+        }
+
+        // items that partly overlap would let two threads write one element in either order
+        if (!disjoint && strideC != 0)
+        {
+            units = 1;
+        }
+        call.Parts = Math.Clamp(Math.Min(parts, units), 1, WorkerPool.MaxParts);
 
         try
         {
@@ -74,9 +88,22 @@ public static partial class Gemm
             {
                 call.Execute(0);
             }
-            else
+            else if (call.SplitItems || !call.SplitRows)
             {
                 WorkerPool.Shared.Run(call, call.Parts);
+            }
+            else
+            {
+                // threads splitting the rows all need the same packed B: each packs its share into
+                // one buffer instead of each packing all of it
+                call.SharedB = Workspace<T>.Current(MC<T>() * KC, KC * NC<T>(), MR * NR<T>()).B;
+                call.Barrier.Reset(call.Parts);
+                bool concurrent = WorkerPool.Shared.TryRun(call, call.Parts);
+                call.SharedB = null;
+                if (!concurrent)
+                {
+                    WorkerPool.Shared.Run(call, call.Parts);
+                }
             }
         }
         finally
@@ -123,6 +150,12 @@ public static partial class Gemm
         public bool SplitItems;
         public bool SplitRows;
 
+        /// <summary>The packed B block all parts share, or null when each part packs its own.</summary>
+        public T* SharedB;
+
+        /// <summary>Orders the parts around each shared B block: packed before use, used before repacked.</summary>
+        public readonly SpinBarrier Barrier = new();
+
         public static GemmCall<T> Rent()
         {
             var call = t_free ?? new GemmCall<T>();
@@ -132,7 +165,7 @@ public static partial class Gemm
 
         public void Release()
         {
-            A = B = C = null;
+            A = B = C = SharedB = null;
             t_free = this;
         }
 
@@ -144,7 +177,7 @@ public static partial class Gemm
                 int last = (int)((long)Batch * (part + 1) / Parts);
                 for (int item = first; item < last; item++)
                 {
-                    ComputeItem(item, 0, M, 0, N);
+                    ComputeItem(part, item, 0, M, 0, N);
                 }
                 return;
             }
@@ -158,16 +191,16 @@ public static partial class Gemm
             {
                 if (SplitRows)
                 {
-                    ComputeItem(item, start, end, 0, N);
+                    ComputeItem(part, item, start, end, 0, N);
                 }
                 else
                 {
-                    ComputeItem(item, 0, M, start, end);
+                    ComputeItem(part, item, 0, M, start, end);
                 }
             }
         }
 
-        private void ComputeItem(int item, int rowStart, int rowEnd, int colStart, int colEnd)
+        private void ComputeItem(int part, int item, int rowStart, int rowEnd, int colStart, int colEnd)
         {
             T* c = C + item * StrideC;
             if (K == 0)
@@ -181,12 +214,13 @@ public static partial class Gemm
                 }
                 return;
             }
-            ComputeBlocked(A + item * StrideA, B + item * StrideB, c, rowStart, rowEnd, colStart, colEnd);
+            ComputeBlocked(part, A + item * StrideA, B + item * StrideB, c, rowStart, rowEnd, colStart, colEnd);
         }
 
         /// <summary>C rows <c>[rowStart, rowEnd)</c> × columns <c>[colStart, colEnd)</c>, blocked for the caches.</summary>
+        /// <remarks>With a shared B, <paramref name="part"/> packs its share of each B block and waits for the others.</remarks>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void ComputeBlocked(T* a, T* b, T* c, int rowStart, int rowEnd, int colStart, int colEnd)
+        private void ComputeBlocked(int part, T* a, T* b, T* c, int rowStart, int rowEnd, int colStart, int colEnd)
         {
             int mcMax = MC<T>();
             int ncMax = NC<T>();
@@ -205,13 +239,34 @@ public static partial class Gemm
                 {
                     int kc = Math.Min(kcStep, K - pc);
                     bool add = Accumulate || pc > 0;
-                    PackB(workspace.B, b, Ldb, TransB, pc, kc, jc, nc);
+                    T* packedB = workspace.B;
+                    if (SharedB is null)
+                    {
+                        PackB(packedB, b, Ldb, TransB, pc, kc, jc, nc);
+                    }
+                    else
+                    {
+                        packedB = SharedB;
+                        int panels = (nc + nrFull - 1) / nrFull;
+                        int first = panels * part / Parts * nrFull;
+                        int last = Math.Min(nc, panels * (part + 1) / Parts * nrFull);
+                        if (first < last)
+                        {
+                            PackB(packedB + (nint)first * kc, b, Ldb, TransB, pc, kc, jc + first, last - first);
+                        }
+                        Barrier.SignalAndWait();
+                    }
 
                     for (int ic = rowStart; ic < rowEnd; ic += mcMax)
                     {
                         int mc = Math.Min(mcMax, rowEnd - ic);
                         PackA(workspace.A, a, Lda, TransA, ic, mc, pc, kc);
-                        MultiplyPacked(workspace, kc, mc, nc, c + ic * Ldc + jc, add);
+                        MultiplyPacked(workspace, packedB, kc, mc, nc, c + ic * Ldc + jc, add);
+                    }
+
+                    if (SharedB is not null)
+                    {
+                        Barrier.SignalAndWait();
                     }
                 }
             }
@@ -219,13 +274,13 @@ public static partial class Gemm
 
         /// <summary>C block <c>[mc, nc]</c> (=|+=) packed A <c>[mc, kc]</c> · packed B <c>[kc, nc]</c>.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void MultiplyPacked(Workspace<T> workspace, int kc, int mc, int nc, T* c, bool add)
+        private void MultiplyPacked(Workspace<T> workspace, T* packedB, int kc, int mc, int nc, T* c, bool add)
         {
             int nrFull = NR<T>();
             for (int jr = 0; jr < nc; jr += nrFull)
             {
                 int nr = Math.Min(nrFull, nc - jr);
-                T* bPanel = workspace.B + (nint)jr * kc;
+                T* bPanel = packedB + (nint)jr * kc;
                 for (int ir = 0; ir < mc; ir += MR)
                 {
                     int mr = Math.Min(MR, mc - ir);
@@ -254,13 +309,23 @@ public static partial class Gemm
 
         private static void Kernel(T* a, T* b, int kc, T* c, nint ldc, bool add)
         {
-            if (typeof(T) == typeof(float))
+            if (typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated)
             {
                 Kernel12x32((float*)a, (float*)b, kc, (float*)c, ldc, add);
             }
-            else
+            else if (Vector512.IsHardwareAccelerated)
             {
                 Kernel12x16((double*)a, (double*)b, kc, (double*)c, ldc, add);
+            }
+            else if (typeof(T) == typeof(float))
+            {
+                // NOTE: without AVX2 (Arm64 has 128-bit vectors) this kernel runs on emulated 256-bit
+                // vectors: correct, but several times slower than a 128-bit kernel would be
+                Kernel6x16((float*)a, (float*)b, kc, (float*)c, ldc, add);
+            }
+            else
+            {
+                Kernel6x8((double*)a, (double*)b, kc, (double*)c, ldc, add);
             }
         }
     }

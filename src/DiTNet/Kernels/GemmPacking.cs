@@ -12,11 +12,11 @@ namespace DiTNet.Kernels;
 // zeros, which add nothing to the sums they enter.
 public static partial class Gemm
 {
-    /// <summary>Rows of C per micro-tile, both element types.</summary>
-    private const int MR = 12;
+    /// <summary>Rows of C per micro-tile, both element types: 12 with AVX-512, 6 with AVX2's 16 registers.</summary>
+    private static int MR => Vector512.IsHardwareAccelerated ? 12 : 6;
 
     /// <summary>Columns of C per micro-tile: two vectors.</summary>
-    private static int NR<T>() => 2 * Vector512<T>.Count;
+    private static int NR<T>() => 2 * (Vector512.IsHardwareAccelerated ? Vector512<T>.Count : Vector256<T>.Count);
 
     /// <summary>Packs A rows <c>[i0, i0+mc)</c>, k range <c>[p0, p0+kc)</c>, as panels <c>[kc, MR]</c>, one per MR rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -31,7 +31,7 @@ public static partial class Gemm
             {
                 // A is stored [k, m]: each k step of the panel is a contiguous run of mr values
                 T* src = a + (nint)p0 * lda + i0 + ir;
-                if (mr == MR && Vector256.IsHardwareAccelerated)
+                if (mr == 12 && MR == 12)
                 {
                     // 12 values: 8 + 4 floats, or 8 + 4 doubles
                     for (int p = 0; p < kc; p++, src += lda, d += MR)
@@ -66,7 +66,7 @@ public static partial class Gemm
             {
                 T* s = a + (nint)(i0 + ir) * lda + p0;
                 int p = 0;
-                if (typeof(T) == typeof(float) && Avx512F.IsSupported)
+                if (typeof(T) == typeof(float) && MR == 12 && Avx512F.IsSupported)
                 {
                     // 16 k steps of the 12 rows at a time, transposed in registers; each 16-wide output row
                     // spills 4 values into the next row's place, which the next store overwrites
@@ -107,7 +107,7 @@ public static partial class Gemm
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int nrFull = NR<T>();
-        int lanes = Vector512<T>.Count;
+        int lanes = nrFull / 2;
         for (int jr = 0; jr < nc; jr += nrFull)
         {
             int nr = Math.Min(nrFull, nc - jr);
@@ -117,8 +117,10 @@ public static partial class Gemm
                 // B is stored [n, k]: column j of op(B) is a contiguous row of the stored matrix
                 if (nr == nrFull && typeof(T) == typeof(float))
                 {
-                    PackTransposedPanel16((float*)(b + (nint)(j0 + jr) * ldb + p0), ldb, kc, (float*)d, 32);
-                    PackTransposedPanel16((float*)(b + (nint)(j0 + jr + 16) * ldb + p0), ldb, kc, (float*)d + 16, 32);
+                    for (int j = 0; j < nrFull; j += 16)
+                    {
+                        PackTransposedPanel16((float*)(b + (nint)(j0 + jr + j) * ldb + p0), ldb, kc, (float*)d + j, nrFull);
+                    }
                     continue;
                 }
                 for (int j = 0; j < nrFull; j++)
@@ -135,10 +137,16 @@ public static partial class Gemm
                 T* s = b + (nint)p0 * ldb + j0 + jr;
                 for (int p = 0; p < kc; p++, s += ldb, d += nrFull)
                 {
-                    if (nr == nrFull)
+                    if (nr == nrFull && Vector512.IsHardwareAccelerated)
                     {
                         Vector512.Load(s).Store(d);
                         Vector512.Load(s + lanes).Store(d + lanes);
+                        continue;
+                    }
+                    if (nr == nrFull)
+                    {
+                        Vector256.Load(s).Store(d);
+                        Vector256.Load(s + lanes).Store(d + lanes);
                         continue;
                     }
                     int j = 0;

@@ -79,14 +79,14 @@ public sealed class AdaLayerNormZero<T> : IParameterized<T> where T : unmanaged,
         ShapeCheck.Require(temb, nameof(temb), batch, Dim);
 
         // e = Linear(SiLU(temb))
-        _silu.Reshape(batch, Dim);
+        _silu.EnsureShape(batch, Dim);
         Activations.SiLU<T>(temb.Span, _silu.Span);
         _modulation = Linear.Forward(_silu, threads);
 
         // a = LN(h)·(1 + scale_msa) + shift_msa
-        _output.Reshape(batch, frames, Dim);
-        _mean.Reshape(batch * frames);
-        _rstd.Reshape(batch * frames);
+        _output.EnsureShape(batch, frames, Dim);
+        _mean.EnsureShape(batch * frames);
+        _rstd.EnsureShape(batch * frames);
         for (int b = 0; b < batch; b++)
         {
             Span<T> scale = Chunk(_modulation, b, ScaleMsa);
@@ -136,7 +136,7 @@ public sealed class AdaLayerNormZero<T> : IParameterized<T> where T : unmanaged,
         }
 
         // undo e = Linear(SiLU(temb))
-        _dSilu.Reshape(batch, Dim);
+        _dSilu.EnsureShape(batch, Dim);
         _dSilu.Clear();
         Linear.Backward(modulationGradient, _dSilu, threads);
         Activations.SiLUBackward<T>(_temb.Span, _dSilu.Span, _dSilu.Span);

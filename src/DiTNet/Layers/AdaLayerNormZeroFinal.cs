@@ -50,14 +50,14 @@ public sealed class AdaLayerNormZeroFinal<T> : IParameterized<T> where T : unman
         ShapeCheck.Require(temb, nameof(temb), batch, Dim);
 
         // e = Linear(SiLU(temb)), split as scale, then shift
-        _silu.Reshape(batch, Dim);
+        _silu.EnsureShape(batch, Dim);
         Activations.SiLU<T>(temb.Span, _silu.Span);
         _modulation = Linear.Forward(_silu, threads);
 
         // y = LN(h)·(1 + scale) + shift
-        _output.Reshape(batch, frames, Dim);
-        _mean.Reshape(batch * frames);
-        _rstd.Reshape(batch * frames);
+        _output.EnsureShape(batch, frames, Dim);
+        _mean.EnsureShape(batch * frames);
+        _rstd.EnsureShape(batch * frames);
         for (int b = 0; b < batch; b++)
         {
             Span<T> scale = _modulation.Row(b)[..Dim];
@@ -91,7 +91,7 @@ public sealed class AdaLayerNormZeroFinal<T> : IParameterized<T> where T : unman
         ShapeCheck.Require(tembGradient, nameof(tembGradient), batch, Dim);
 
         // undo the modulated norm
-        _dModulation.Reshape(batch, 2 * Dim);
+        _dModulation.EnsureShape(batch, 2 * Dim);
         _dModulation.Clear();
         for (int b = 0; b < batch; b++)
         {
@@ -107,7 +107,7 @@ public sealed class AdaLayerNormZeroFinal<T> : IParameterized<T> where T : unman
         }
 
         // undo e = Linear(SiLU(temb))
-        _dSilu.Reshape(batch, Dim);
+        _dSilu.EnsureShape(batch, Dim);
         _dSilu.Clear();
         Linear.Backward(_dModulation, _dSilu, threads);
         Activations.SiLUBackward<T>(_temb.Span, _dSilu.Span, _dSilu.Span);

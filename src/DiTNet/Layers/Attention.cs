@@ -14,7 +14,8 @@ namespace DiTNet.Layers;
 /// non-finite value in a padding frame cannot reach a real frame's output. Only rows that end up
 /// zeroed ever read those frames, so on finite inputs the result equals CosyVoice's.</para>
 /// <para>Each item's queries are processed in blocks of rows that share a key range, so that in
-/// streaming mode the products skip the keys no row of the block may see.</para>
+/// streaming mode the products skip the keys no row of the block may see. Query rows after an
+/// item's last real frame are skipped altogether, because their output is zeroed.</para>
 /// </remarks>
 public sealed class Attention<T> : IParameterized<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -86,15 +87,16 @@ public sealed class Attention<T> : IParameterized<T> where T : unmanaged, IFloat
     public Dropout<T> Dropout { get; }
 
     /// <summary>
-    /// Whether Forward keeps the attention probabilities of every item and head for
+    /// Whether a training pass keeps the attention probabilities of every item and head for
     /// <see cref="Backward"/>, rather than Backward recomputing them; true by default.
     /// </summary>
     /// <remarks>
     /// The probabilities take <c>B·H·N²</c> elements per layer (128 MB in float32 for B = 2, H = 16,
-    /// N = 1000). With false, the layer keeps one <c>[N, N]</c> block per worker thread instead, and
+    /// N = 1000), and every layer keeps its own. Passes with <c>training</c> false never keep them,
+    /// so sampling needs only one <c>[N, N]</c> block per worker thread. When they are not kept,
     /// Backward recomputes the scores and softmax (about a quarter more work in the attention
-    /// products) with the same operations, so the gradients are bitwise the same. Use false for
-    /// sampling, or for training when memory is short.
+    /// products) with the same operations, so the gradients are bitwise the same. Set this to false
+    /// for training when memory is short.
     /// </remarks>
     public bool SaveForBackward { get; set; } = true;
 
@@ -145,7 +147,7 @@ public sealed class Attention<T> : IParameterized<T> where T : unmanaged, IFloat
         _rotary = rotary;
         _batch = batch;
         _frames = frames;
-        _probabilitiesSaved = SaveForBackward;
+        _probabilitiesSaved = SaveForBackward && training;
         PlanRowBlocks(mask);
         EnsureShape(_heads, batch, frames, inner);
         if (_probabilitiesSaved)
@@ -200,7 +202,8 @@ public sealed class Attention<T> : IParameterized<T> where T : unmanaged, IFloat
         _headsGradient.Clear();
         ToOut.Backward(_outputGradient, _headsGradient, threads);
 
-        // 4 undone: per item and head, into dq (overwritten) and dk, dv (accumulated over row blocks)
+        // 4 undone: per item and head. The blocks overwrite their rows of dq, and step 3 clears the
+        // skipped padding rows. dk and dv accumulate over the blocks, so they start from zero.
         EnsureShape(_dq, _batch, _frames, inner);
         EnsureShape(_dk, _batch, _frames, inner);
         EnsureShape(_dv, _batch, _frames, inner);
@@ -255,6 +258,12 @@ public sealed class Attention<T> : IParameterized<T> where T : unmanaged, IFloat
             // o = P·v
             Gemm.Compute(Transpose.No, Transpose.No, end - start, dimHead, limit,
                 p[(start * frames)..], frames, v, inner, heads[(start * inner)..], inner, accumulate: false, threads: 1);
+        }
+
+        // skipped padding queries: a zero output row, so that ToOut's weight gradient adds exact zeros
+        for (int i = _mask!.QueryLimit(b); i < frames; i++)
+        {
+            heads.Slice(i * inner, dimHead).Clear();
         }
     }
 
@@ -362,8 +371,8 @@ public sealed class Attention<T> : IParameterized<T> where T : unmanaged, IFloat
     // 1/√Dh, the attention temperature
     private T Scale => T.One / T.Sqrt(T.CreateTruncating(DimHead));
 
-    // Groups each item's query rows into blocks: RowsPerBlock rows each, merged with the previous block
-    // when their key limits agree (so without streaming an item is one block of N rows).
+    // Groups each item's query rows up to its QueryLimit into blocks: RowsPerBlock rows each, merged with
+    // the previous block when their key limits agree (so without streaming an item is one block).
     private void PlanRowBlocks(AttentionMask mask)
     {
         int batch = mask.Batch, frames = mask.Frames;
@@ -381,9 +390,10 @@ public sealed class Attention<T> : IParameterized<T> where T : unmanaged, IFloat
         for (int b = 0; b < batch; b++)
         {
             _itemBlocks[b] = count;
-            for (int start = 0; start < frames; start += RowsPerBlock)
+            int queryLimit = mask.QueryLimit(b);
+            for (int start = 0; start < queryLimit; start += RowsPerBlock)
             {
-                int end = Math.Min(start + RowsPerBlock, frames), limit = 0;
+                int end = Math.Min(start + RowsPerBlock, queryLimit), limit = 0;
                 for (int i = start; i < end; i++)
                 {
                     limit = Math.Max(limit, mask.KeyLimit(b, i));

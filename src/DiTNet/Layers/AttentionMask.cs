@@ -148,6 +148,12 @@ public sealed class AttentionMask
         return RowSeesAll(b, i) ? _allKeys.AsSpan(0, limit) : _keyValid.AsSpan(b * Frames, limit);
     }
 
+    /// <summary>
+    /// One past the last query row of item <paramref name="b"/> that <see cref="QueryValid"/> keeps: the end
+    /// of the last real frame, or N for an item that is all padding. Every row from here on is zeroed.
+    /// </summary>
+    public int QueryLimit(int b) => HasRealFrames(b) ? _lastValidEnd[b] : Frames;
+
     /// <summary>Whether frame <paramref name="j"/> of item <paramref name="b"/> is a real frame (mask nonzero).</summary>
     public bool FrameValid(int b, int j) => _keyValid[b * Frames + j];
 

@@ -100,10 +100,10 @@ public sealed class ConvPositionEmbedding<T> : IParameterized<T> where T : unman
         int batch = input.Dim(0), frames = input.Dim(1);
         Conv.PackWeight<T>(Conv1Weight.Value.Span, Dim, Groups, KernelSize, _packed1);
         Conv.PackWeight<T>(Conv2Weight.Value.Span, Dim, Groups, KernelSize, _packed2);
-        _pre1.Reshape(batch, frames, Dim);
-        _hidden.Reshape(batch, frames, Dim);
-        _pre2.Reshape(batch, frames, Dim);
-        _output.Reshape(batch, frames, Dim);
+        _pre1.EnsureShape(batch, frames, Dim);
+        _hidden.EnsureShape(batch, frames, Dim);
+        _pre2.EnsureShape(batch, frames, Dim);
+        _output.EnsureShape(batch, frames, Dim);
 
         for (int b = 0; b < batch; b++)
         {
@@ -135,9 +135,9 @@ public sealed class ConvPositionEmbedding<T> : IParameterized<T> where T : unman
         ShapeCheck.Require(inputGradient, nameof(inputGradient), batch, frames, Dim);
         Array.Clear(_dPacked1);
         Array.Clear(_dPacked2);
-        _dPre1.Reshape(batch, frames, Dim);
+        _dPre1.EnsureShape(batch, frames, Dim);
         _dPre1.Clear();
-        _dPre2.Reshape(batch, frames, Dim);
+        _dPre2.EnsureShape(batch, frames, Dim);
 
         for (int b = 0; b < batch; b++)
         {

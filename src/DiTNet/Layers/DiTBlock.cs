@@ -84,13 +84,13 @@ public sealed class DiTBlock<T> : IParameterized<T> where T : unmanaged, IFloati
         _attention = Attn.Forward(a, mask, rotary, training, random, threads);
 
         // 3. h' = h + gate_msa·attn
-        _hMid.Reshape(batch, frames, Dim);
+        _hMid.EnsureShape(batch, frames, Dim);
         GatedResidual(input, _attention, e, AdaLayerNormZero<T>.GateMsa, _hMid);
 
         // 4. f = LN(h')·(1 + scale_mlp) + shift_mlp
-        _f.Reshape(batch, frames, Dim);
-        _meanMlp.Reshape(batch * frames);
-        _rstdMlp.Reshape(batch * frames);
+        _f.EnsureShape(batch, frames, Dim);
+        _meanMlp.EnsureShape(batch * frames);
+        _rstdMlp.EnsureShape(batch * frames);
         for (int b = 0; b < batch; b++)
         {
             Span<T> scale = AttnNorm.Chunk(e, b, AdaLayerNormZero<T>.ScaleMlp);
@@ -106,7 +106,7 @@ public sealed class DiTBlock<T> : IParameterized<T> where T : unmanaged, IFloati
         _feedForward = FF.Forward(_f, training, random, threads);
 
         // 6. out = h' + gate_mlp·ff
-        _output.Reshape(batch, frames, Dim);
+        _output.EnsureShape(batch, frames, Dim);
         GatedResidual(_hMid, _feedForward, e, AdaLayerNormZero<T>.GateMlp, _output);
         _input = input;
         return _output;
@@ -129,14 +129,14 @@ public sealed class DiTBlock<T> : IParameterized<T> where T : unmanaged, IFloati
         ShapeCheck.Require(inputGradient, nameof(inputGradient), batch, frames, Dim);
         ShapeCheck.Require(tembGradient, nameof(tembGradient), batch, Dim);
         var e = AttnNorm.Modulation;
-        _dModulation.Reshape(batch, 6 * Dim);
+        _dModulation.EnsureShape(batch, 6 * Dim);
         _dModulation.Clear();
-        _dBranch.Reshape(batch, frames, Dim);
-        _dBranchInput.Reshape(batch, frames, Dim);
+        _dBranch.EnsureShape(batch, frames, Dim);
+        _dBranchInput.EnsureShape(batch, frames, Dim);
 
         // 6. out = h' + gate_mlp·ff: dH' = dOut, dFF = gate_mlp·dOut
         GatedResidualBackward(outputGradient, _feedForward, e, AdaLayerNormZero<T>.GateMlp, _dBranch);
-        _dHMid.Reshape(batch, frames, Dim);
+        _dHMid.EnsureShape(batch, frames, Dim);
         outputGradient.Span.CopyTo(_dHMid.Span);
 
         // 5. feed-forward

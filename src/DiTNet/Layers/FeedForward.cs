@@ -48,7 +48,7 @@ public sealed class FeedForward<T> : IParameterized<T> where T : unmanaged, IFlo
         _preActivation = In.Forward(input, threads);
 
         // 2. GELU, then dropout
-        _activation.Reshape(_preActivation.Shape.ToArray());
+        _activation.EnsureShape(_preActivation.Shape);
         Activations.GeluTanh<T>(_preActivation.Span, _activation.Span);
         Dropout.Forward(_activation.Span, training, random);
 
@@ -68,7 +68,7 @@ public sealed class FeedForward<T> : IParameterized<T> where T : unmanaged, IFlo
         }
 
         // 3. second projection
-        _dActivation.Reshape(_activation.Shape.ToArray());
+        _dActivation.EnsureShape(_activation.Shape);
         _dActivation.Clear();
         Out.Backward(outputGradient, _dActivation, threads);
 

@@ -78,7 +78,7 @@ public sealed class InputEmbedding<T> : IParameterized<T> where T : unmanaged, I
 
         // 1. concatenate x, cond, mu, spks along channels, transposing to frames-first
         int width = Proj.InFeatures;
-        _concat.Reshape(batch, frames, width);
+        _concat.EnsureShape(batch, frames, width);
         for (int b = 0; b < batch; b++)
         {
             Span<T> item = _concat.Slice(b);
@@ -97,7 +97,7 @@ public sealed class InputEmbedding<T> : IParameterized<T> where T : unmanaged, I
 
         // 3. add the convolutional position embedding
         var position = ConvPositionEmbedding.Forward(projected, threads);
-        _output.Reshape(batch, frames, Dim);
+        _output.EnsureShape(batch, frames, Dim);
         TensorPrimitives.Add(position.Span, projected.Span, _output.Span);
         return _output;
     }
@@ -121,14 +121,14 @@ public sealed class InputEmbedding<T> : IParameterized<T> where T : unmanaged, I
         CheckOptional(spksGradient, nameof(spksGradient), batch, SpkDim);
 
         // 3. the residual passes dH straight to p; the convolution adds its part
-        _dProjected.Reshape(batch, frames, Dim);
+        _dProjected.EnsureShape(batch, frames, Dim);
         outputGradient.Span.CopyTo(_dProjected.Span);
         ConvPositionEmbedding.Backward(outputGradient, _dProjected, threads);
 
         // 2. projection
         bool needInputs = xGradient is not null || condGradient is not null || muGradient is not null || spksGradient is not null;
         int width = Proj.InFeatures;
-        _dConcat.Reshape(batch, frames, width);
+        _dConcat.EnsureShape(batch, frames, width);
         _dConcat.Clear();
         Proj.Backward(_dProjected, needInputs ? _dConcat : null, threads);
         if (!needInputs)
@@ -189,7 +189,7 @@ public sealed class InputEmbedding<T> : IParameterized<T> where T : unmanaged, I
         }
     }
 
-    private static void CheckOptional(Tensor<T>? tensor, string name, params int[] shape)
+    private static void CheckOptional(Tensor<T>? tensor, string name, params ReadOnlySpan<int> shape)
     {
         if (tensor is not null)
         {

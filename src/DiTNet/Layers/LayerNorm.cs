@@ -33,9 +33,9 @@ public sealed class LayerNorm<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         ShapeCheck.RequireWidth(input, nameof(input), Math.Max(input.Rank, 1), Dim);
         int rows = input.Length / Dim;
-        _output.Reshape(input.Shape.ToArray());
-        _mean.Reshape(rows);
-        _rstd.Reshape(rows);
+        _output.EnsureShape(input.Shape);
+        _mean.EnsureShape(rows);
+        _rstd.EnsureShape(rows);
         for (int r = 0; r < rows; r++)
         {
             (_mean[r], _rstd[r]) = Norms.LayerNormModulate<T>(input.Row(r), [], [], _output.Row(r));
@@ -55,8 +55,8 @@ public sealed class LayerNorm<T> where T : unmanaged, IFloatingPointIeee754<T>
         {
             throw new InvalidOperationException("Backward was called before Forward.");
         }
-        ShapeCheck.Require(outputGradient, nameof(outputGradient), _output.Shape.ToArray());
-        ShapeCheck.Require(inputGradient, nameof(inputGradient), _input.Shape.ToArray());
+        ShapeCheck.Require(outputGradient, nameof(outputGradient), _output.Shape);
+        ShapeCheck.Require(inputGradient, nameof(inputGradient), _input.Shape);
         int rows = _input.Length / Dim;
         for (int r = 0; r < rows; r++)
         {

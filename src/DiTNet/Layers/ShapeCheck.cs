@@ -7,7 +7,7 @@ internal static class ShapeCheck
 {
     /// <summary>Throws unless <paramref name="tensor"/> has exactly the shape <paramref name="expected"/>.</summary>
     /// <exception cref="ArgumentException">The shapes differ.</exception>
-    public static void Require<T>(Tensor<T> tensor, string name, params int[] expected) where T : unmanaged
+    public static void Require<T>(Tensor<T> tensor, string name, params ReadOnlySpan<int> expected) where T : unmanaged
     {
         ArgumentNullException.ThrowIfNull(tensor, name);
         if (!tensor.HasShape(expected))
@@ -15,6 +15,16 @@ internal static class ShapeCheck
             throw new ArgumentException(
                 $"{name} must have shape {Tensor<T>.FormatShape(expected)} but has shape {tensor.ShapeString}.", name);
         }
+    }
+
+    /// <summary>Reshapes <paramref name="tensor"/> unless it already has <paramref name="shape"/>, so that a steady loop allocates no shape array.</summary>
+    public static Tensor<T> EnsureShape<T>(this Tensor<T> tensor, params ReadOnlySpan<int> shape) where T : unmanaged
+    {
+        if (!tensor.HasShape(shape))
+        {
+            tensor.Reshape(shape.ToArray());
+        }
+        return tensor;
     }
 
     /// <summary>Throws unless <paramref name="tensor"/> has rank <paramref name="rank"/> and last dimension <paramref name="width"/>.</summary>

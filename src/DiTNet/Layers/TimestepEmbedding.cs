@@ -71,7 +71,7 @@ public sealed class TimestepEmbedding<T> : IParameterized<T> where T : unmanaged
         {
             _times = new double[batch];
         }
-        _features.Reshape(batch, FrequencyDim);
+        _features.EnsureShape(batch, FrequencyDim);
         for (int b = 0; b < batch; b++)
         {
             _times[b] = double.CreateTruncating(time[b]);
@@ -86,7 +86,7 @@ public sealed class TimestepEmbedding<T> : IParameterized<T> where T : unmanaged
 
         // 2. Linear, SiLU
         _preActivation = In.Forward(_features, threads);
-        _hidden.Reshape(batch, Dim);
+        _hidden.EnsureShape(batch, Dim);
         Activations.SiLU<T>(_preActivation.Span, _hidden.Span);
 
         // 3. Linear
@@ -111,13 +111,13 @@ public sealed class TimestepEmbedding<T> : IParameterized<T> where T : unmanaged
         }
 
         // 3. Linear
-        _dHidden.Reshape(batch, Dim);
+        _dHidden.EnsureShape(batch, Dim);
         _dHidden.Clear();
         Out.Backward(outputGradient, _dHidden, threads);
 
         // 2. SiLU, Linear
         Activations.SiLUBackward<T>(_preActivation.Span, _dHidden.Span, _dHidden.Span);
-        _dFeatures.Reshape(batch, FrequencyDim);
+        _dFeatures.EnsureShape(batch, FrequencyDim);
         _dFeatures.Clear();
         In.Backward(_dHidden, timeGradient is null ? null : _dFeatures, threads);
         if (timeGradient is null)

@@ -188,7 +188,7 @@ public sealed class DiT<T> : IParameterized<T>, FlowMatching.IVelocityModel<T> w
         _forwardDone = false;
 
         // 1-2. timestep embedding
-        _time.Reshape(batch);
+        _time.EnsureShape(batch);
         if (_timeBroadcast)
         {
             _time.Span.Fill(t[0]);
@@ -215,7 +215,7 @@ public sealed class DiT<T> : IParameterized<T>, FlowMatching.IVelocityModel<T> w
         // 8. long skip: Linear(concat(stack output, stack input))
         if (LongSkip is not null)
         {
-            _concat.Reshape(batch, frames, 2 * dim);
+            _concat.EnsureShape(batch, frames, 2 * dim);
             for (int r = 0; r < batch * frames; r++)
             {
                 h.Row(r).CopyTo(_concat.Row(r)[..dim]);
@@ -229,7 +229,7 @@ public sealed class DiT<T> : IParameterized<T>, FlowMatching.IVelocityModel<T> w
 
         // 10. output projection, transposed back to channels-first
         var projected = ProjOut.Forward(h, Threads);
-        _output.Reshape(batch, Config.MelDim, frames);
+        _output.EnsureShape(batch, Config.MelDim, frames);
         for (int b = 0; b < batch; b++)
         {
             Transpose(projected.Slice(b), frames, Config.MelDim, _output.Slice(b));
@@ -262,28 +262,28 @@ public sealed class DiT<T> : IParameterized<T>, FlowMatching.IVelocityModel<T> w
         }
 
         // 10. output projection
-        _dProjected.Reshape(batch, frames, Config.MelDim);
+        _dProjected.EnsureShape(batch, frames, Config.MelDim);
         for (int b = 0; b < batch; b++)
         {
             Transpose(outputGradient.Slice(b), Config.MelDim, frames, _dProjected.Slice(b));
         }
-        _dNormOut.Reshape(batch, frames, dim);
+        _dNormOut.EnsureShape(batch, frames, dim);
         _dNormOut.Clear();
         ProjOut.Backward(_dProjected, _dNormOut, Threads);
 
         // 9. final adaptive norm
-        _dTemb.Reshape(batch, dim);
+        _dTemb.EnsureShape(batch, dim);
         _dTemb.Clear();
-        _dCurrent.Reshape(batch, frames, dim);
+        _dCurrent.EnsureShape(batch, frames, dim);
         _dCurrent.Clear();
         NormOut.Backward(_dNormOut, _dCurrent, _dTemb, Threads);
 
         // 8. long skip: split the concatenation's gradient into stack output, then stack input
-        _dResidual.Reshape(batch, frames, dim);
+        _dResidual.EnsureShape(batch, frames, dim);
         _dResidual.Clear();
         if (LongSkip is not null)
         {
-            _dConcat.Reshape(batch, frames, 2 * dim);
+            _dConcat.EnsureShape(batch, frames, 2 * dim);
             _dConcat.Clear();
             LongSkip.Backward(_dCurrent, _dConcat, Threads);
             for (int r = 0; r < batch * frames; r++)
@@ -296,7 +296,7 @@ public sealed class DiT<T> : IParameterized<T>, FlowMatching.IVelocityModel<T> w
         // 7. blocks, last first
         var current = _dCurrent;
         var next = _dNext;
-        next.Reshape(batch, frames, dim);
+        next.EnsureShape(batch, frames, dim);
         for (int i = _blocks.Length - 1; i >= 0; i--)
         {
             next.Clear();
@@ -321,7 +321,7 @@ public sealed class DiT<T> : IParameterized<T>, FlowMatching.IVelocityModel<T> w
             TimeEmbed.Backward(_dTemb, dTimeInput, Threads);
             return;
         }
-        _dTime.Reshape(batch);
+        _dTime.EnsureShape(batch);
         _dTime.Clear();
         TimeEmbed.Backward(_dTemb, _dTime, Threads);
         T sum = T.Zero;

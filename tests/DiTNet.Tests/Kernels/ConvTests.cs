@@ -28,6 +28,38 @@ public class ConvTests
             TensorAssert.ToDouble<float>(actual), TensorAssert.ToDouble<float>(expected), atol: 1e-5, rtol: 1e-5);
     }
 
+    [Theory]
+    [InlineData(7, 32)]
+    [InlineData(45, 64)]
+    public void CausalGroupedBackward_Float_MatchesDouble(int frames, int channels)
+    {
+        // The float path runs the packed GEMM, the double path the GEMM's reference loop; both sum
+        // up to 45 products per entry, so float agrees to a few ulps of the largest partial sum.
+        const int Groups = 16, Kernel = 31;
+        int groupWidth = channels / Groups;
+        double[] x = GradientCheck.Random(5, frames, channels).ToArray();
+        double[] dy = GradientCheck.Random(6, frames, channels).ToArray();
+        double[] weight = GradientCheck.Random(7, channels, groupWidth, Kernel).ToArray();
+        var packed = new double[weight.Length];
+        Conv.PackWeight<double>(weight, channels, Groups, Kernel, packed);
+        var dx = new double[x.Length];
+        var dPacked = new double[weight.Length];
+        var dBias = new double[channels];
+        Conv.CausalGroupedBackward<double>(x, dy, frames, channels, Groups, Kernel, packed, dx, dPacked, dBias, threads: 2);
+
+        float[] Single(double[] values) => values.Select(v => (float)v).ToArray();
+        var dxSingle = new float[x.Length];
+        var dPackedSingle = new float[weight.Length];
+        var dBiasSingle = new float[channels];
+        Conv.CausalGroupedBackward<float>(Single(x), Single(dy), frames, channels, Groups, Kernel, Single(packed),
+            dxSingle, dPackedSingle, dBiasSingle, threads: 2);
+
+        TensorAssert.RelativeL2Within("dx", [frames, channels], TensorAssert.ToDouble<float>(dxSingle), dx, 1e-6);
+        TensorAssert.RelativeL2Within("dPackedWeight", [Kernel, Groups, groupWidth, groupWidth],
+            TensorAssert.ToDouble<float>(dPackedSingle), dPacked, 1e-6);
+        TensorAssert.RelativeL2Within("dBias", [channels], TensorAssert.ToDouble<float>(dBiasSingle), dBias, 1e-6);
+    }
+
     [Fact]
     public void AddUnpackedWeight_AfterPack_RestoresLayout()
     {
