@@ -5,28 +5,54 @@ namespace DiTNet.Cli;
 /// <summary>The PNG figures of a training run: loss curves and mel heat maps.</summary>
 internal static class RunPlots
 {
-    /// <summary>Writes the training loss per step and the held-out loss at its evaluation steps.</summary>
+    /// <summary>Writes the training loss per step and the held-out loss at its evaluation steps, on a log scale.</summary>
     public static void SaveLossCurves(string path, IReadOnlyList<(long Step, double Loss)> training, IReadOnlyList<(long Step, double Loss)> heldOut)
     {
         var plot = new Plot();
         if (training.Count > 0)
         {
-            var line = plot.Add.ScatterLine(training.Select(p => (double)p.Step).ToArray(), training.Select(p => p.Loss).ToArray());
+            var line = plot.Add.ScatterLine(training.Select(p => (double)p.Step).ToArray(), training.Select(p => Math.Log10(p.Loss)).ToArray());
             line.LegendText = "training (batch)";
             line.LineWidth = 1;
         }
         if (heldOut.Count > 0)
         {
-            var line = plot.Add.Scatter(heldOut.Select(p => (double)p.Step).ToArray(), heldOut.Select(p => p.Loss).ToArray());
+            var line = plot.Add.Scatter(heldOut.Select(p => (double)p.Step).ToArray(), heldOut.Select(p => Math.Log10(p.Loss)).ToArray());
             line.LegendText = "held-out (fixed draws)";
             line.LineWidth = 2;
             line.MarkerSize = 6;
         }
+        // the loss falls by more than a decade, so the points are plotted as log10 and labelled with the loss itself
+        var all = training.Select(p => p.Loss).Concat(heldOut.Select(p => p.Loss)).Where(v => v > 0 && double.IsFinite(v)).ToArray();
+        if (all.Length > 0)
+        {
+            var (positions, labels) = LogTicks(all.Min(), all.Max());
+            plot.Axes.Left.SetTicks(positions, labels);
+        }
         plot.Title("Flow-matching loss");
         plot.XLabel("step");
-        plot.YLabel("loss");
+        plot.YLabel("loss (log scale)");
         plot.ShowLegend(Alignment.UpperRight);
         plot.SavePng(path, 900, 500);
+    }
+
+    private static (double[] Positions, string[] Labels) LogTicks(double low, double high)
+    {
+        var positions = new List<double>();
+        var labels = new List<string>();
+        for (int exponent = (int)Math.Floor(Math.Log10(low)); exponent <= (int)Math.Ceiling(Math.Log10(high)); exponent++)
+        {
+            foreach (double mantissa in new[] { 1.0, 2.0, 5.0 })
+            {
+                double value = mantissa * Math.Pow(10, exponent);
+                if (value >= low / 1.5 && value <= high * 1.5)
+                {
+                    positions.Add(Math.Log10(value));
+                    labels.Add(value.ToString("G3", System.Globalization.CultureInfo.InvariantCulture));
+                }
+            }
+        }
+        return (positions.ToArray(), labels.ToArray());
     }
 
     /// <summary>Writes one row per utterance: the true mel on the left, the generated one on the right, on one colour scale per row.</summary>

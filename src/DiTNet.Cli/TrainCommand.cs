@@ -79,7 +79,7 @@ public static partial class TrainCommand
           --threads N              threads for matrix products, 0 for all cores (default 0)
 
         evaluation and logging:
-          --eval-every STEPS       held-out loss for loss.png every STEPS steps (default 50)
+          --eval-every STEPS       held-out loss for loss.png every STEPS steps (default 25)
           --checkpoint-every STEPS save the checkpoint every STEPS steps, 0 only at the end (default 200)
           --log-every STEPS        progress line every STEPS steps (default 10)
           --held-out K             held-out utterances for the final metrics, 0 for all (default 0)
@@ -105,7 +105,7 @@ public static partial class TrainCommand
         string? resume = options.String("resume");
         double minutes = options.Double("minutes", DefaultMinutes, 0);
         int threads = options.Int("threads", 0, 0);
-        int evalEvery = options.Int("eval-every", 50, 1);
+        int evalEvery = options.Int("eval-every", 25, 1);
         int checkpointEvery = options.Int("checkpoint-every", 200, 0);
         int logEvery = options.Int("log-every", 10, 1);
         int heldOutCount = options.Int("held-out", 0, 0);
