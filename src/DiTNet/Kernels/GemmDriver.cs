@@ -15,6 +15,10 @@ public static partial class Gemm
     private const int MCDouble = 96;
     private const int NCDouble = 1024;
 
+    // A·Bᵀ with at most this many rows of C takes the unpacked path (GemmSmallRows.cs): a 12-row tile
+    // would be mostly padding, and packing B would copy a weight matrix that is read only once anyway.
+    private const int SmallRows = 4;
+
     // Below this many multiply-adds a call runs on the calling thread: waking a worker costs
     // about as much as the whole product.
     private const long ParallelThreshold = 1L << 20;
@@ -125,7 +129,7 @@ public static partial class Gemm
     }
 
     /// <summary>One GEMM call's arguments and its split into parts, reused per calling thread.</summary>
-    private sealed unsafe class GemmCall<T> : IParallelWork where T : unmanaged, IFloatingPointIeee754<T>
+    private sealed unsafe partial class GemmCall<T> : IParallelWork where T : unmanaged, IFloatingPointIeee754<T>
     {
         [ThreadStatic]
         private static GemmCall<T>? t_free;
@@ -212,6 +216,11 @@ public static partial class Gemm
                         new Span<T>(c + i * Ldc + colStart, colEnd - colStart).Clear();
                     }
                 }
+                return;
+            }
+            if (M <= SmallRows && !TransA && TransB && SharedB is null)
+            {
+                ComputeSmallRows(A + item * StrideA, B + item * StrideB, c, rowStart, rowEnd, colStart, colEnd);
                 return;
             }
             ComputeBlocked(part, A + item * StrideA, B + item * StrideB, c, rowStart, rowEnd, colStart, colEnd);
