@@ -7,8 +7,9 @@ namespace DiTNet.Kernels;
 // The cache-blocked loops around the micro-kernel and the split of C among threads.
 public static partial class Gemm
 {
-    // Block sizes. KC: k steps per packed panel (a float B panel [KC, 32] is 32 KiB, one L1);
-    // MC: rows of packed A kept in L2; NC: columns of packed B per block, kept in L2/L3.
+    // Block sizes for the common x86 caches of 32 KiB L1d and 1-2 MiB L2 per core. KC is the k steps
+    // per packed panel, so a float B panel [KC, 32] fills 32 KiB. MC is the rows of packed A kept in
+    // L2 (144 × 256 floats, 144 KiB). NC is the columns of packed B per block, streamed from L2 or L3.
     private const int KC = 256;
     private const int MCFloat = 144;
     private const int NCFloat = 2048;
@@ -22,7 +23,6 @@ public static partial class Gemm
     // Below this many multiply-adds a call runs on the calling thread: waking a worker costs
     // about as much as the whole product.
     private const long ParallelThreshold = 1L << 20;
-
 
     private static int MC<T>() => typeof(T) == typeof(float) ? MCFloat : MCDouble;
 
