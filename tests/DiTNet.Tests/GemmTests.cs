@@ -32,6 +32,10 @@ public class GemmTests
 
         // wider than one packed column block of B (2048 float or 1024 double columns)
         { 17, 2100, 31 },
+
+        // four rows or fewer take the unpacked path
+        { 3, 255, 129 },
+        { 4, 1000, 64 },
     };
 
     /// <summary>Every transpose form, writing and accumulating.</summary>
@@ -104,6 +108,8 @@ public class GemmTests
     [InlineData(Transpose.Yes, Transpose.No, 64, 1000, 129)]
     [InlineData(Transpose.Yes, Transpose.Yes, 129, 255, 255)]
     [InlineData(Transpose.No, Transpose.Yes, 17, 1000, 255)]
+    [InlineData(Transpose.No, Transpose.Yes, 2, 1000, 1000)]
+    [InlineData(Transpose.No, Transpose.No, 3, 1000, 1000)]
     public void Compute_OneTwoThreeThreads_BitwiseEqual(Transpose transA, Transpose transB, int m, int n, int k)
     {
         var random = new Random(m + n + k);

@@ -21,6 +21,9 @@ public enum Transpose
 /// likewise B. Threads split C into disjoint tiles and never split the k reduction, so the result
 /// is bitwise identical for every thread count.</para>
 /// <para><c>threads</c> ≤ 0 means <see cref="DefaultThreads"/>.</para>
+/// <para>float and double run packed, cache-blocked, register-tiled kernels (AVX-512, else AVX2 shapes,
+/// which sum each element in the same order); other element types run the plain triple loop.
+/// C must not overlap A or B.</para>
 /// </remarks>
 public static partial class Gemm
 {

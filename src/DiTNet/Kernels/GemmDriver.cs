@@ -7,18 +7,22 @@ namespace DiTNet.Kernels;
 // The cache-blocked loops around the micro-kernel and the split of C among threads.
 public static partial class Gemm
 {
-    // Block sizes. KC: k steps per packed panel (a float B panel [KC, 32] is 32 KiB, one L1);
-    // MC: rows of packed A kept in L2; NC: columns of packed B per block, kept in L2/L3.
+    // Block sizes for the common x86 caches of 32 KiB L1d and 1-2 MiB L2 per core. KC is the k steps
+    // per packed panel, so a float B panel [KC, 32] fills 32 KiB. MC is the rows of packed A kept in
+    // L2 (144 × 256 floats, 144 KiB). NC is the columns of packed B per block, streamed from L2 or L3.
     private const int KC = 256;
     private const int MCFloat = 144;
     private const int NCFloat = 2048;
     private const int MCDouble = 96;
     private const int NCDouble = 1024;
 
+    // A·Bᵀ with at most this many rows of C takes the unpacked path (GemmSmallRows.cs): a 12-row tile
+    // would be mostly padding, and packing B would copy a weight matrix that is read only once anyway.
+    private const int SmallRows = 4;
+
     // Below this many multiply-adds a call runs on the calling thread: waking a worker costs
     // about as much as the whole product.
     private const long ParallelThreshold = 1L << 20;
-
 
     private static int MC<T>() => typeof(T) == typeof(float) ? MCFloat : MCDouble;
 
@@ -125,7 +129,7 @@ public static partial class Gemm
     }
 
     /// <summary>One GEMM call's arguments and its split into parts, reused per calling thread.</summary>
-    private sealed unsafe class GemmCall<T> : IParallelWork where T : unmanaged, IFloatingPointIeee754<T>
+    private sealed unsafe partial class GemmCall<T> : IParallelWork where T : unmanaged, IFloatingPointIeee754<T>
     {
         [ThreadStatic]
         private static GemmCall<T>? t_free;
@@ -212,6 +216,11 @@ public static partial class Gemm
                         new Span<T>(c + i * Ldc + colStart, colEnd - colStart).Clear();
                     }
                 }
+                return;
+            }
+            if (M <= SmallRows && !TransA && TransB && SharedB is null)
+            {
+                ComputeSmallRows(A + item * StrideA, B + item * StrideB, c, rowStart, rowEnd, colStart, colEnd);
                 return;
             }
             ComputeBlocked(part, A + item * StrideA, B + item * StrideB, c, rowStart, rowEnd, colStart, colEnd);

@@ -68,8 +68,8 @@ public static partial class Gemm
                 int p = 0;
                 if (typeof(T) == typeof(float) && MR == 12 && Avx512F.IsSupported)
                 {
-                    // 16 k steps of the 12 rows at a time, transposed in registers; each 16-wide output row
-                    // spills 4 values into the next row's place, which the next store overwrites
+                    // 16 k steps of the 12 rows at a time, transposed in registers. Each 16-wide output
+                    // row spills 4 values into the next row's place, and the next store overwrites them.
                     for (; p + 16 <= kc; p += 16)
                     {
                         Transpose16x16((float*)(s + p), lda, 12, (float*)(d + (nint)p * MR), MR);
@@ -197,7 +197,7 @@ public static partial class Gemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Transpose16x16(float* src, nint lds, int rows, float* dst, nint ldd)
     {
-        // rows r0..r15, then three rounds of interleaving: 32-bit, 64-bit, 128-bit lanes, 256-bit halves
+        // rows r0..r15, then four rounds of interleaving: 32-bit, 64-bit, 128-bit lanes, 256-bit halves
         var r0 = Vector512.Load(src);
         var r1 = Vector512.Load(src + lds);
         var r2 = Vector512.Load(src + 2 * lds);
@@ -233,7 +233,7 @@ public static partial class Gemm
         var tE = Avx512F.UnpackLow(rE, rF);
         var tF = Avx512F.UnpackHigh(rE, rF);
 
-        // 64-bit interleave: each 128-bit lane now holds one column of four rows
+        // 64-bit interleave: each 128-bit lane now contains one column of four rows
         var u0 = UnpackLow64(t0, t2);
         var u1 = UnpackHigh64(t0, t2);
         var u2 = UnpackLow64(t1, t3);

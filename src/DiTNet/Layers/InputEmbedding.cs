@@ -22,6 +22,7 @@ public sealed class InputEmbedding<T> : IParameterized<T> where T : unmanaged, I
     private readonly Tensor<T> _output = new(0);
     private int _batch;
     private int _frames;
+    private bool _forwardDone;
 
     /// <summary>Creates the embedding; parameters are named <c>input_embed.proj.*</c> and <c>input_embed.conv_pos_embed.*</c>.</summary>
     public InputEmbedding(int melDim, int muDim, int spkDim, int dim)
@@ -99,6 +100,7 @@ public sealed class InputEmbedding<T> : IParameterized<T> where T : unmanaged, I
         var position = ConvPositionEmbedding.Forward(projected, threads);
         _output.EnsureShape(batch, frames, Dim);
         TensorPrimitives.Add(position.Span, projected.Span, _output.Span);
+        _forwardDone = true;
         return _output;
     }
 
@@ -113,6 +115,10 @@ public sealed class InputEmbedding<T> : IParameterized<T> where T : unmanaged, I
     public void Backward(Tensor<T> outputGradient, Tensor<T>? xGradient, Tensor<T>? condGradient,
         Tensor<T>? muGradient, Tensor<T>? spksGradient, int threads = 0)
     {
+        if (!_forwardDone)
+        {
+            throw new InvalidOperationException("Backward was called before Forward.");
+        }
         int batch = _batch, frames = _frames;
         ShapeCheck.Require(outputGradient, nameof(outputGradient), batch, frames, Dim);
         CheckOptional(xGradient, nameof(xGradient), batch, MelDim, frames);

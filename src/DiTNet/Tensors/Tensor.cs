@@ -89,8 +89,8 @@ public sealed class Tensor<T> where T : unmanaged
     }
 
     /// <summary>
-    /// Changes the shape in place, reusing the buffer when it is large enough; the contents are
-    /// kept only when the buffer is reused and are otherwise zero.
+    /// Changes the shape in place. A large enough buffer is reused with its contents; otherwise a
+    /// new zeroed buffer replaces it.
     /// </summary>
     public Tensor<T> Reshape(params int[] shape)
     {
