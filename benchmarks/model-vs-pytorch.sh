@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Times the whole DiT (an inference forward pass and a training step) in DiTNet and in PyTorch on
-# the peer's shapes S, M and L, plus L with the streaming mask, alternating the two programs ROUNDS
-# times so that both see the same machine load, and prints a markdown table of the medians.
+# the peer's shapes S, M and L, plus L with the streaming mask. The two programs alternate ROUNDS
+# times so that both see the same machine load. Prints a markdown table of the medians.
 #
 #   benchmarks/model-vs-pytorch.sh [THREADS=2] [ROUNDS=3] [REPEATS=5]
 #

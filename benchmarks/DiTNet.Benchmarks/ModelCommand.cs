@@ -84,12 +84,12 @@ public static class ModelCommand
 }
 
 /// <summary>
-/// Times each stage of the forward and backward passes by calling the model's layers one by one, in
-/// the order <c>DiT.Forward</c> and <c>DiT.Backward</c> call them, to find where the time goes.
+/// Times the whole model, then the position embedding and the first block and its stages alone, to
+/// find where the time goes.
 /// </summary>
 /// <remarks>
-/// The stages inside a block (adaptive norm, attention, feed-forward) are timed by running them again
-/// on the block's own input after the block; the block's remaining time is its elementwise work.
+/// The convolution and the first block's stages run on seeded random inputs of the model's shapes.
+/// A block's time minus its adaptive norm, attention and feed-forward is its elementwise work.
 /// </remarks>
 internal static class ModelProfile
 {
