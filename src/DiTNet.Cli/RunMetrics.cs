@@ -71,6 +71,10 @@ internal sealed record RunMetrics(
         var text = new StringBuilder();
         var c = CultureInfo.InvariantCulture;
         text.AppendLine(c, $"steps {m.FinalStep} ({m.StepsThisRun} this run) in {m.TrainSeconds:F0} s of training, {m.WallSeconds:F0} s in all; {m.ParameterCount:N0} parameters");
+        if (m.StoppedByTimeBudget)
+        {
+            text.AppendLine(c, $"stopped by the --minutes time budget at step {m.FinalStep} of {m.RequestedSteps}, before the learning-rate decay ended");
+        }
         text.AppendLine(c, $"held-out ({m.HeldOutUtterances} utterances, {m.HeldOutFramesScored} frames scored)     untrained    trained");
         text.AppendLine(c, $"  flow-matching loss (fixed draws)        {m.Untrained.FlowMatchingLoss,9:F4}  {m.Trained.FlowMatchingLoss,9:F4}   ratio {m.LossRatioTrainedToUntrained:F3} (accept <= 0.5: {Verdict(m.AcceptLossHalved)})");
         text.AppendLine(c, $"  sample L1, prompt frames excluded       {m.Untrained.SampleL1,9:F4}  {m.Trained.SampleL1,9:F4}   (accept trained lower: {Verdict(m.AcceptSampleL1Lower)})");
