@@ -78,7 +78,7 @@ public static class CheckCommand
             error.WriteLine($"ditnet check: {failure.Message}");
             error.WriteLine(
                 $"The model is built from the config recorded in '{positional[1]}', so '{positional[0]}' and that file are probably not a pair " +
-                "(weights and recording of the same run), or the weights need --prefix.");
+                $"(weights and recording of the same run), or the weights need {(prefix is null ? "--prefix" : "another --prefix")}.");
             return 2;
         }
         catch (Exception failure) when (Program.IsUserError(failure))
@@ -118,7 +118,8 @@ public static class CheckCommand
         }
         else
         {
-            output.WriteLine($"FAIL: {failures.Count} of {RunPlots.Plural(report.Comparisons.Count, "tensor")} over tolerance: {string.Join(", ", failures.Select(failure => failure.Name))}");
+            string counts = report.Comparisons.Count == 1 ? "the 1 tensor is" : $"{failures.Count} of {report.Comparisons.Count} tensors";
+            output.WriteLine($"FAIL: {counts} over tolerance: {string.Join(", ", failures.Select(failure => failure.Name))}");
         }
     }
 

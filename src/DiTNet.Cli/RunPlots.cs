@@ -22,9 +22,7 @@ internal static class RunPlots
         if (heldOut.Count > 0)
         {
             var line = plot.Add.Scatter(heldOut.Select(p => (double)p.Step).ToArray(), heldOut.Select(p => Math.Log10(p.Loss)).ToArray());
-            line.LegendText = curveUtterances < heldOutTotal
-                ? $"held-out (first {curveUtterances} of {heldOutTotal} utterances, fixed draws)"
-                : $"held-out ({Plural(curveUtterances, "utterance")}, fixed draws)";
+            line.LegendText = HeldOutLegend(curveUtterances, heldOutTotal);
             line.LineWidth = 2;
             line.MarkerSize = 6;
         }
@@ -41,6 +39,11 @@ internal static class RunPlots
         plot.ShowLegend(Alignment.UpperRight);
         plot.SavePng(path, 900, 500);
     }
+
+    /// <summary>Returns the legend of the held-out curve, which says when the curve uses fewer utterances than metrics.json.</summary>
+    internal static string HeldOutLegend(int curveUtterances, int heldOutTotal) => curveUtterances < heldOutTotal
+        ? $"held-out (first {curveUtterances} of {heldOutTotal} utterances, fixed draws)"
+        : $"held-out ({Plural(curveUtterances, "utterance")}, fixed draws)";
 
     private static (double[] Positions, string[] Labels) LogTicks(double low, double high)
     {

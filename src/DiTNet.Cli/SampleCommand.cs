@@ -50,8 +50,7 @@ public static partial class SampleCommand
         }
         int heldOutCount = options.Int("held-out", 2, 1);
         string corpusPath = RunFiles.ResolveCorpus(options.String("corpus"));
-        string outDir = options.String("out")
-            ?? Path.Combine("runs", "samples-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+        string outDir = options.String("out") ?? DefaultOutputFolder(DateTime.UtcNow);
         bool useAverage = options.Bool("ema", true);
         var evaluation = new EvaluationOptions
         {
@@ -95,6 +94,10 @@ public static partial class SampleCommand
         return 0;
     }
 
+    /// <summary>Returns the output folder used without <c>--out</c>: <c>runs/samples-&lt;UTC time&gt;</c>, beside the training runs.</summary>
+    internal static string DefaultOutputFolder(DateTime utcNow) =>
+        Path.Combine("runs", "samples-" + utcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+
     /// <summary>Rejects a model whose mel, mu or speaker width differs from the corpus's, which would otherwise fail deep inside the model.</summary>
     internal static void CheckWidths(DiTConfig config, CorpusData corpus, string checkpoint, string corpusPath)
     {
@@ -104,11 +107,12 @@ public static partial class SampleCommand
             ("mu_dim", config.MuDim, corpus.MuDim, "mu channels"),
             ("spk_dim", config.SpkDim, corpus.SpkDim, "speaker-embedding channels"),
         ];
-        foreach (var (name, model, data, unit) in widths.Where(w => w.Model != w.Corpus))
+        var mismatch = widths.FirstOrDefault(width => width.Model != width.Corpus);
+        if (mismatch.Name is not null)
         {
             throw new ArgumentException(
-                $"The model's {name} {model} does not match the corpus's {data} {unit}: '{checkpoint}' was trained on another corpus than '{corpusPath}'. " +
-                "Pass that corpus with --corpus.");
+                $"The model's {mismatch.Name} {mismatch.Model} does not match the corpus's {mismatch.Corpus} {mismatch.Unit}: " +
+                $"'{checkpoint}' was trained on another corpus than '{corpusPath}'. Pass that corpus with --corpus.");
         }
     }
 

@@ -206,7 +206,8 @@ public static partial class TrainCommand
         bool stoppedByBudget = false;
         int requestedSteps = settings.Steps;
         double calibrationStart = 0;
-        double learningRate = double.NaN;
+        // the rate of the latest update, reported when the time budget stops the run
+        double learningRate = trainer.Options.LearningRate.At(Math.Max(trainer.Optimizer.StepCount, 1));
         while (trainer.Step < settings.Steps)
         {
             // checked only between steps, so an interrupted run saves a state that resumes exactly
@@ -277,7 +278,7 @@ public static partial class TrainCommand
             RunPlots.SaveMelComparison(Path.Combine(outDir, "mels.png"), rows, evaluation.PromptFraction);
         }
         var metrics = RunMetrics.Create(settings, config, parameterCount, corpus, heldOut.Count, trainer.Step - firstStep, trainer.Step,
-            requestedSteps, trainSeconds, clock.Elapsed.TotalSeconds, stoppedByBudget, evaluation, untrained, trained, trainingCurve, heldOutCurve);
+            requestedSteps, minutes, trainSeconds, clock.Elapsed.TotalSeconds, stoppedByBudget, evaluation, untrained, trained, trainingCurve, heldOutCurve);
         File.WriteAllText(Path.Combine(outDir, "metrics.json"), JsonSerializer.Serialize(metrics, TrainSettings.Json));
         LogFinished(logger, trainer.Step, clock.Elapsed.TotalSeconds, trained.Loss / untrained.Loss, outDir);
         output.WriteLine(RunMetrics.Summary(metrics));
