@@ -80,6 +80,10 @@ public static partial class SampleCommand
         CheckWidths(model.Config, corpus, checkpoint, corpusPath);
         model.Threads = threads;
 
+        if (File.Exists(outDir))
+        {
+            throw new ArgumentException($"--out: '{outDir}' is a file; the samples need a folder.");
+        }
         var result = HeldOutEvaluation.Evaluate(model, examples, evaluation);
         Directory.CreateDirectory(outDir);
         string samplesPath = Path.Combine(outDir, "samples.safetensors");

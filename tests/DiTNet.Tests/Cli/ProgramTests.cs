@@ -157,7 +157,26 @@ public sealed class ProgramTests
     }
 
     [Fact]
-    public void Run_ResumeModelWeights_PointsToCheckpointWithoutParameterSuffix()
+    public void Run_SampleOutIsFile_NamesOption()
+    {
+        using var folder = new TempFolder();
+        string weights = folder.File("model.safetensors");
+        var model = new DiT<float>(TinyConfig(80));
+        model.Initialize(1);
+        DiTCheckpoint.Save(model, weights);
+        string file = folder.File("taken");
+        File.WriteAllText(file, "x");
+        var error = new StringWriter();
+
+        int exitCode = Program.Run(["sample", "--checkpoint", weights, "--held-out", "1", "--out", file], new StringWriter(), error);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains($"--out: '{file}' is a file", error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("already exists", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_ResumeModelWeights_PointsToCheckpoint()
     {
         using var folder = new TempFolder();
         string weights = folder.File("model.safetensors");

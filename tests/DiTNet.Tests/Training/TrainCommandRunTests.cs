@@ -118,14 +118,14 @@ public sealed class TrainCommandRunTests : IDisposable
     }
 
     [Fact]
-    public void Run_TimeBudgetSpent_SaysSoAndEndsCurveAtFinalStep()
+    public void Run_TimeBudgetSpent_ReportsEarlyStop()
     {
         string run = _folder.File("run");
         var logs = new CollectingLoggerProvider(_ => { });
         using var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(logs));
         var output = new StringWriter();
 
-        // a budget of 6 ms runs out after the first step or two
+        // a budget of 6 ms runs out within the first steps
         int exitCode = TrainCommand.Run([.. TinyRun, "--steps", "400", "--minutes", "0.0001", "--out", run], output, loggerFactory, new StringWriter(), default);
 
         Assert.Equal(0, exitCode);
