@@ -33,9 +33,9 @@ public static partial class TrainCommand
         states), the weights alone (model.safetensors, the average when --ema is on), metrics.json,
         loss.png (training and held-out loss) and mels.png (generated against true mels of held-out
         utterances). The defaults run 500 steps with no time limit, so a run with a given --seed takes
-        the same steps on any machine; on two cores that is about six minutes of training plus about a
-        minute of evaluation. Progress goes to stderr, one line per update; Ctrl-C saves the checkpoint
-        of the current step and stops.
+        the same steps on any machine; on two cores that is about five minutes of training plus half a
+        minute of held-out evaluation. Progress goes to stderr, one line per update; Ctrl-C saves the
+        checkpoint of the current step and stops.
 
         data and output:
           --corpus PATH            corpus safetensors (default: data/corpus.safetensors next to the
@@ -180,7 +180,7 @@ public static partial class TrainCommand
         Directory.CreateDirectory(outDir);
         string checkpointPath = Path.Combine(outDir, "checkpoint.safetensors");
         RunFiles.DeleteStaleTemporaries(checkpointPath);
-        LogStart(logger, corpus.Train.Count, heldOut.Count, parameterCount, settings.Steps, outDir);
+        LogStart(logger, corpus.Train.Count, heldOut.Count, parameterCount, RunPlots.Plural(settings.Steps, "step"), outDir);
 
         var evaluation = new EvaluationOptions { SampleSteps = sampleSteps, GuidanceWeight = guidance };
         var curveSet = heldOut.Take(Math.Min(heldOut.Count, CurveUtterances)).ToArray();
@@ -280,7 +280,7 @@ public static partial class TrainCommand
         var metrics = RunMetrics.Create(settings, config, parameterCount, corpus, heldOut.Count, trainer.Step - firstStep, trainer.Step,
             requestedSteps, minutes, trainSeconds, clock.Elapsed.TotalSeconds, stoppedByBudget, evaluation, untrained, trained, trainingCurve, heldOutCurve);
         File.WriteAllText(Path.Combine(outDir, "metrics.json"), JsonSerializer.Serialize(metrics, TrainSettings.Json));
-        LogFinished(logger, trainer.Step, clock.Elapsed.TotalSeconds, trained.Loss / untrained.Loss, outDir);
+        LogFinished(logger, RunPlots.Plural(trainer.Step, "step"), clock.Elapsed.TotalSeconds, trained.Loss / untrained.Loss, outDir);
         output.WriteLine(RunMetrics.Summary(metrics));
         return 0;
     }
@@ -394,8 +394,8 @@ public static partial class TrainCommand
         return settings;
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Training on {Train} utterances ({HeldOut} held out), {Parameters} parameters, {Steps} steps, writing to {Folder}")]
-    private static partial void LogStart(ILogger logger, int train, int heldOut, long parameters, int steps, string folder);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Training on {Train} utterances ({HeldOut} held out), {Parameters} parameters, {Steps}, writing to {Folder}")]
+    private static partial void LogStart(ILogger logger, int train, int heldOut, long parameters, string steps, string folder);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Held-out {Model} model: loss {Loss:F4}, sample L1 {SampleL1:F4}, bands with detail ratio in [0.5, 2]: {Bands}, mu L1 {MuL1:F4}")]
     private static partial void LogEvaluation(ILogger logger, string model, double loss, double sampleL1, int bands, double muL1);
@@ -412,6 +412,6 @@ public static partial class TrainCommand
     [LoggerMessage(Level = LogLevel.Information, Message = "Checkpoint {Path} written at step {Step}")]
     private static partial void LogCheckpoint(ILogger logger, string path, long step);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Finished {Steps} steps in {Seconds:F0} s; held-out loss is {Ratio:F3} of the untrained model's; results in {Folder}")]
-    private static partial void LogFinished(ILogger logger, long steps, double seconds, double ratio, string folder);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Finished {Steps} in {Seconds:F0} s; held-out loss is {Ratio:F3} of the untrained model's; results in {Folder}")]
+    private static partial void LogFinished(ILogger logger, string steps, double seconds, double ratio, string folder);
 }
