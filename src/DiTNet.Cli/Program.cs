@@ -26,15 +26,19 @@ public static class Program
     public static int Main(string[] args)
     {
         using var interrupt = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
+        if (args.Length > 0 && args[0] == "train")
         {
-            // the first Ctrl-C lets the running verb stop cleanly; a second one ends the process at once
-            if (!interrupt.IsCancellationRequested)
+            // only training stops cleanly on Ctrl-C, by saving its checkpoint; the other verbs end at once as usual.
+            // A second Ctrl-C ends training at once too.
+            Console.CancelKeyPress += (_, e) =>
             {
-                e.Cancel = true;
-                interrupt.Cancel();
-            }
-        };
+                if (!interrupt.IsCancellationRequested)
+                {
+                    e.Cancel = true;
+                    interrupt.Cancel();
+                }
+            };
+        }
         return Run(args, Console.Out, Console.Error, interrupt.Token);
     }
 
