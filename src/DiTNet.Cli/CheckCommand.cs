@@ -67,13 +67,23 @@ public static class CheckCommand
         DiTParityReport report;
         try
         {
+            RunFiles.RequireFile(positional[0], "WEIGHTS");
+            RunFiles.RequireFile(positional[1], "IO");
             report = useDouble
                 ? DiTParityCheck.Run<double>(positional[0], positional[1], prefix)
                 : DiTParityCheck.Run<float>(positional[0], positional[1], prefix);
         }
-        catch (Exception failure) when (failure is ArgumentException or IOException or InvalidDataException or NotSupportedException)
+        catch (StateDictMismatchException failure)
         {
             error.WriteLine($"ditnet check: {failure.Message}");
+            error.WriteLine(
+                $"The model is built from the config recorded in '{positional[1]}', so '{positional[0]}' and that file are probably not a pair " +
+                $"(weights and recording of the same run), or the weights need {(prefix is null ? "--prefix" : "another --prefix")}.");
+            return 2;
+        }
+        catch (Exception failure) when (Program.IsUserError(failure))
+        {
+            error.WriteLine($"ditnet check: {Program.UserMessage(failure)}");
             return 2;
         }
 
@@ -102,11 +112,14 @@ public static class CheckCommand
         var failures = report.Failures.ToList();
         if (failures.Count == 0)
         {
-            output.WriteLine($"PASS: all {report.Comparisons.Count} tensors within tolerance.");
+            output.WriteLine(report.Comparisons.Count == 1
+                ? "PASS: the 1 tensor is within tolerance."
+                : $"PASS: all {report.Comparisons.Count} tensors within tolerance.");
         }
         else
         {
-            output.WriteLine($"FAIL: {failures.Count} of {report.Comparisons.Count} tensors over tolerance: {string.Join(", ", failures.Select(failure => failure.Name))}");
+            string counts = report.Comparisons.Count == 1 ? "the 1 tensor is" : $"{failures.Count} of {report.Comparisons.Count} tensors";
+            output.WriteLine($"FAIL: {counts} over tolerance: {string.Join(", ", failures.Select(failure => failure.Name))}");
         }
     }
 

@@ -72,8 +72,14 @@ internal sealed class CommandOptions
         }
         if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) || value < min || value > max)
         {
-            string range = max == int.MaxValue ? $"at least {min}" : $"in [{min}, {max}]";
-            throw new ArgumentException($"Option --{name} must be an integer {range}, got '{text}'.");
+            string range = (min, max) switch
+            {
+                (int.MinValue, int.MaxValue) => "",
+                (_, int.MaxValue) => $" ≥ {min}",
+                (int.MinValue, _) => $" ≤ {max}",
+                _ => $" in [{min}, {max}]",
+            };
+            throw new ArgumentException($"Option --{name} must be an integer{range}, got '{text}'.");
         }
         return value;
     }
@@ -86,11 +92,17 @@ internal sealed class CommandOptions
         {
             return fallback;
         }
-        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !(value >= min && value <= max))
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)
+            || !double.IsFinite(value) || value < min || value > max)
         {
-            string range = max == double.MaxValue ? $"at least {min.ToString(CultureInfo.InvariantCulture)}"
-                : $"in [{min.ToString(CultureInfo.InvariantCulture)}, {max.ToString(CultureInfo.InvariantCulture)}]";
-            throw new ArgumentException($"Option --{name} must be a number {range}, got '{text}'.");
+            string range = (min, max) switch
+            {
+                (double.MinValue, double.MaxValue) => "",
+                (_, double.MaxValue) => $" ≥ {min.ToString(CultureInfo.InvariantCulture)}",
+                (double.MinValue, _) => $" ≤ {max.ToString(CultureInfo.InvariantCulture)}",
+                _ => $" in [{min.ToString(CultureInfo.InvariantCulture)}, {max.ToString(CultureInfo.InvariantCulture)}]",
+            };
+            throw new ArgumentException($"Option --{name} must be a finite number{range}, got '{text}'.");
         }
         return value;
     }

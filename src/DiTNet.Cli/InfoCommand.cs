@@ -77,13 +77,13 @@ public static class InfoCommand
 
         try
         {
-            using var file = SafeTensorsFile.Open(path);
+            using var file = SafeTensorsFile.Open(RunFiles.RequireFile(path, "WEIGHTS"));
             WriteReport(file, prefix, new DiTConfigHints(muDim, spkDim, chunkSize), output);
             return 0;
         }
-        catch (Exception failure) when (failure is ArgumentException or IOException or InvalidDataException)
+        catch (Exception failure) when (Program.IsUserError(failure))
         {
-            error.WriteLine($"ditnet info: {failure.Message}");
+            error.WriteLine($"ditnet info: {Program.UserMessage(failure)}");
             return 2;
         }
     }

@@ -25,6 +25,7 @@ internal sealed record RunMetrics(
     long StepsThisRun,
     long FinalStep,
     int RequestedSteps,
+    double TimeBudgetMinutes,
     double TrainSeconds,
     double WallSeconds,
     bool StoppedByTimeBudget,
@@ -46,17 +47,17 @@ internal sealed record RunMetrics(
         "frames given as cond), EXCLUDING the prompt frames. mu_l1: mean |mu - truth| over the same frames. " +
         "detail_ratio: per mel band, std over those frames of (sample - mu) divided by std of (truth - mu); " +
         "detail_bands_in_range counts bands in [0.5, 2]. requested_steps is --steps; settings.steps is lower when the " +
-        "time budget (--minutes) shortened the run. training_loss and held_out_loss are [step, loss] pairs.";
+        "time budget (--minutes, time_budget_minutes, 0 for none) shortened the run. training_loss and held_out_loss are [step, loss] pairs.";
 
     public static RunMetrics Create(TrainSettings settings, DiTConfig config, long parameterCount, CorpusData corpus, int heldOutCount,
-        long stepsThisRun, long finalStep, int requestedSteps, double trainSeconds, double wallSeconds, bool stoppedByBudget, EvaluationOptions evaluation,
+        long stepsThisRun, long finalStep, int requestedSteps, double timeBudgetMinutes, double trainSeconds, double wallSeconds, bool stoppedByBudget, EvaluationOptions evaluation,
         EvaluationResult untrained, EvaluationResult trained,
         IReadOnlyList<(long Step, double Loss)> trainingCurve, IReadOnlyList<(long Step, double Loss)> heldOutCurve)
     {
         double ratio = trained.Loss / untrained.Loss;
         return new RunMetrics(
             Explanation, settings, config, parameterCount, corpus.Train.Count, heldOutCount, trained.Frames,
-            stepsThisRun, finalStep, requestedSteps, trainSeconds, wallSeconds, stoppedByBudget, evaluation,
+            stepsThisRun, finalStep, requestedSteps, timeBudgetMinutes, trainSeconds, wallSeconds, stoppedByBudget, evaluation,
             ModelFigures.From(untrained), ModelFigures.From(trained), ratio,
             AcceptLossHalved: ratio <= 0.5,
             AcceptSampleL1Lower: trained.SampleL1 < untrained.SampleL1,
@@ -71,6 +72,10 @@ internal sealed record RunMetrics(
         var text = new StringBuilder();
         var c = CultureInfo.InvariantCulture;
         text.AppendLine(c, $"steps {m.FinalStep} ({m.StepsThisRun} this run) in {m.TrainSeconds:F0} s of training, {m.WallSeconds:F0} s in all; {m.ParameterCount:N0} parameters");
+        if (m.StoppedByTimeBudget)
+        {
+            text.AppendLine(c, $"stopped by the --minutes time budget at step {m.FinalStep} of {m.RequestedSteps}, before the learning-rate decay ended");
+        }
         text.AppendLine(c, $"held-out ({m.HeldOutUtterances} utterances, {m.HeldOutFramesScored} frames scored)     untrained    trained");
         text.AppendLine(c, $"  flow-matching loss (fixed draws)        {m.Untrained.FlowMatchingLoss,9:F4}  {m.Trained.FlowMatchingLoss,9:F4}   ratio {m.LossRatioTrainedToUntrained:F3} (accept <= 0.5: {Verdict(m.AcceptLossHalved)})");
         text.AppendLine(c, $"  sample L1, prompt frames excluded       {m.Untrained.SampleL1,9:F4}  {m.Trained.SampleL1,9:F4}   (accept trained lower: {Verdict(m.AcceptSampleL1Lower)})");

@@ -1,4 +1,6 @@
+using System.Globalization;
 using DiTNet.FlowMatching;
+using DiTNet.Models;
 using DiTNet.Training;
 using Microsoft.Extensions.Logging;
 
@@ -19,7 +21,7 @@ public static partial class SampleCommand
           --held-out K             the first K held-out utterances (default 2)
           --corpus PATH            corpus safetensors (default: data/corpus.safetensors next to the
                                    program, else ./data/corpus.safetensors)
-          --out DIR                output folder (default: samples)
+          --out DIR                output folder (default: runs/samples-<UTC time>)
           --ema true|false         use the weight average when the checkpoint has one (default true)
           --steps N                Euler steps (default 10)
           --guidance W             classifier-free guidance weight (default 0.7)
@@ -48,7 +50,7 @@ public static partial class SampleCommand
         }
         int heldOutCount = options.Int("held-out", 2, 1);
         string corpusPath = RunFiles.ResolveCorpus(options.String("corpus"));
-        string outDir = options.String("out") ?? "samples";
+        string outDir = options.String("out") ?? DefaultOutputFolder(DateTime.UtcNow);
         bool useAverage = options.Bool("ema", true);
         var evaluation = new EvaluationOptions
         {
@@ -74,9 +76,14 @@ public static partial class SampleCommand
         {
             examples = corpus.HeldOut.Take(heldOutCount).ToArray();
         }
-        var model = RunFiles.LoadModel(checkpoint, useAverage);
+        var model = RunFiles.LoadModel(RunFiles.RequireFile(checkpoint, "--checkpoint"), useAverage);
+        CheckWidths(model.Config, corpus, checkpoint, corpusPath);
         model.Threads = threads;
 
+        if (File.Exists(outDir))
+        {
+            throw new ArgumentException($"--out: '{outDir}' is a file; the samples need a folder.");
+        }
         var result = HeldOutEvaluation.Evaluate(model, examples, evaluation);
         Directory.CreateDirectory(outDir);
         string samplesPath = Path.Combine(outDir, "samples.safetensors");
@@ -84,16 +91,38 @@ public static partial class SampleCommand
         foreach (var (example, i) in examples.Select((e, i) => (e, i)))
         {
             string png = Path.Combine(outDir, SafeFileName(example.Id) + ".png");
-            RunPlots.SaveMelComparison(png, [(example.Id, example.Mel, result.Samples[i], example.MelDim, example.Frames)]);
+            RunPlots.SaveMelComparison(png, [(example.Id, example.Mel, result.Samples[i], example.MelDim, example.Frames)], evaluation.PromptFraction);
         }
-        LogSampled(logger, examples.Length, outDir, result.SampleL1, result.MuL1);
-        output.WriteLine($"wrote {samplesPath} and {examples.Length} PNG files; sample L1 {result.SampleL1:F4} (prompt frames excluded), mu L1 {result.MuL1:F4}");
+        LogSampled(logger, RunPlots.Plural(examples.Length, "mel"), outDir, result.SampleL1, result.MuL1);
+        output.WriteLine($"wrote {samplesPath} and {RunPlots.Plural(examples.Length, "PNG file")}; sample L1 {result.SampleL1:F4} (prompt frames excluded), mu L1 {result.MuL1:F4}");
         return 0;
+    }
+
+    /// <summary>Returns the output folder used without <c>--out</c>: <c>runs/samples-&lt;UTC time&gt;</c>, beside the training runs.</summary>
+    internal static string DefaultOutputFolder(DateTime utcNow) =>
+        Path.Combine("runs", "samples-" + utcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+
+    /// <summary>Rejects a model whose mel, mu or speaker width differs from the corpus's, which would otherwise fail deep inside the model.</summary>
+    internal static void CheckWidths(DiTConfig config, CorpusData corpus, string checkpoint, string corpusPath)
+    {
+        (string Name, int Model, int Corpus, string Unit)[] widths =
+        [
+            ("mel_dim", config.MelDim, corpus.MelDim, "mel bands"),
+            ("mu_dim", config.MuDim, corpus.MuDim, "mu channels"),
+            ("spk_dim", config.SpkDim, corpus.SpkDim, "speaker-embedding channels"),
+        ];
+        var mismatch = widths.FirstOrDefault(width => width.Model != width.Corpus);
+        if (mismatch.Name is not null)
+        {
+            throw new ArgumentException(
+                $"The model's {mismatch.Name} {mismatch.Model} does not match the corpus's {mismatch.Corpus} {mismatch.Unit}: " +
+                $"'{checkpoint}' was trained on another corpus than '{corpusPath}'. Pass that corpus with --corpus.");
+        }
     }
 
     private static string SafeFileName(string id) =>
         string.Concat(id.Select(ch => char.IsLetterOrDigit(ch) || ch is '-' or '_' or '.' ? ch : '_'));
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Generated {Count} mels into {Folder}; sample L1 {SampleL1:F4}, mu L1 {MuL1:F4}")]
-    private static partial void LogSampled(ILogger logger, int count, string folder, double sampleL1, double muL1);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Generated {Mels} into {Folder}; sample L1 {SampleL1:F4}, mu L1 {MuL1:F4}")]
+    private static partial void LogSampled(ILogger logger, string mels, string folder, double sampleL1, double muL1);
 }

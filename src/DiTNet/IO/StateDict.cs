@@ -152,7 +152,8 @@ public static class StateDict
             message.Append(" under prefix '").Append(prefix).Append('\'');
         }
         message.Append($": {missing.Count} missing, {unexpected.Count} unexpected, {mismatched.Count} with a different shape or type.");
-        AppendList(message, "missing", missing);
+        // the names the file lacks are the prefixed ones, so that is how the message lists them
+        AppendList(message, "missing", missing.Select(item => prefix + item).ToList());
         AppendList(message, "unexpected", unexpected);
         AppendList(message, "different", mismatched);
         if (missing.Count > 0 && unexpected.Count > 0 && mismatched.Count == 0)

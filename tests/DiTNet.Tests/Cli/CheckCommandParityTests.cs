@@ -86,7 +86,7 @@ public sealed class CheckCommandParityTests : IDisposable
         int exitCode = CheckCommand.Run([FixturePaths.Weights("euler_cfg"), recording], output, new StringWriter());
 
         Assert.Equal(1, exitCode);
-        Assert.Contains("FAIL: 1 of 1 tensors over tolerance: output", output.ToString());
+        Assert.Contains("FAIL: the 1 tensor is over tolerance: output", output.ToString());
     }
 
     [Fact]
