@@ -40,7 +40,7 @@ internal static class RunPlots
         plot.SavePng(path, 900, 500);
     }
 
-    /// <summary>Returns the legend of the held-out curve, which says when the curve uses fewer utterances than metrics.json.</summary>
+    /// <summary>Returns the legend of the held-out curve, naming the utterances behind it when they are fewer than metrics.json scores.</summary>
     internal static string HeldOutLegend(int curveUtterances, int heldOutTotal) => curveUtterances < heldOutTotal
         ? $"held-out (first {curveUtterances} of {heldOutTotal} utterances, fixed draws)"
         : $"held-out ({Plural(curveUtterances, "utterance")}, fixed draws)";

@@ -10,7 +10,7 @@ namespace DiTNet.Cli;
 /// <summary>The <c>ditnet train</c> verb: trains a DiT on the speech corpus and writes a run folder.</summary>
 public static partial class TrainCommand
 {
-    // no time budget by default, so a seeded run takes the same steps, and gives the same result, on any machine
+    // no time budget by default, so a seeded run takes the same steps and learning-rate schedule on any machine
     private const double DefaultMinutes = 0.0;
     private const int CalibrationStart = 5;
 
@@ -40,7 +40,7 @@ public static partial class TrainCommand
         data and output:
           --corpus PATH            corpus safetensors (default: data/corpus.safetensors next to the
                                    program, else ./data/corpus.safetensors)
-          --out DIR                run folder (default: runs/train-<UTC time>); a folder that holds
+          --out DIR                run folder (default: runs/train-<UTC time>); a folder that contains
                                    an earlier run's files is rejected unless --overwrite is given
           --overwrite              replace the run files in --out
           --resume CHECKPOINT      continue a run from its checkpoint.safetensors; the model and
@@ -98,7 +98,7 @@ public static partial class TrainCommand
                                    speakers last (default 4)
         """;
 
-    /// <summary>The files of a run folder; <c>--out</c> rejects a folder holding any of them unless <c>--overwrite</c> is given.</summary>
+    /// <summary>The files of a run folder; <c>--out</c> rejects a folder containing any of them unless <c>--overwrite</c> is given.</summary>
     internal static readonly string[] RunFileNames = ["checkpoint.safetensors", "model.safetensors", "metrics.json", "loss.png", "mels.png"];
 
     /// <summary>Held-out utterances of the loss curve in loss.png, evaluated every <c>--eval-every</c> steps.</summary>
@@ -152,7 +152,7 @@ public static partial class TrainCommand
             {
                 throw new ArgumentException(
                     $"--resume: '{resume}' has no '{RunFiles.SettingsKey}' metadata entry, so it is not a DiTNet training checkpoint. " +
-                    "Pass the checkpoint.safetensors of a 'ditnet train' run folder; model.safetensors holds only the weights.");
+                    "Pass the checkpoint.safetensors of a 'ditnet train' run folder; model.safetensors contains only the weights.");
             }
             settings = JsonSerializer.Deserialize<TrainSettings>(settingsJson, TrainSettings.Json)
                 ?? throw new InvalidDataException($"Checkpoint '{resume}' has empty training settings.");
@@ -295,7 +295,7 @@ public static partial class TrainCommand
         return firstOfSpeaker.Concat(Enumerable.Range(0, speakers.Count)).Distinct().Take(count).ToArray();
     }
 
-    /// <summary>Rejects an <c>--out</c> that is a file, or a folder that holds an earlier run's files, unless <c>--overwrite</c> is given
+    /// <summary>Rejects an <c>--out</c> that is a file, or a folder that contains an earlier run's files, unless <c>--overwrite</c> is given
     /// or the run resumes from a checkpoint in that same folder.</summary>
     private static void CheckOutputFolder(string outDir, string? resume, bool overwrite)
     {
@@ -316,7 +316,7 @@ public static partial class TrainCommand
         if (existing is not null)
         {
             throw new ArgumentException(
-                $"--out: folder '{outDir}' already holds {existing} of an earlier run. Pass another --out, or --overwrite to replace that run's files.");
+                $"--out: folder '{outDir}' already contains {existing} of an earlier run. Pass another --out, or --overwrite to replace that run's files.");
         }
     }
 
