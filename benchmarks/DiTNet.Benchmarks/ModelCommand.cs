@@ -131,6 +131,8 @@ internal static class ModelProfile
         random.FillGaussian(dOut.Span);
         var dIn = new Tensor<float>(batch, frames, dim);
         var dTemb = new Tensor<float>(batch, dim);
+        var modulationGradient = new Tensor<float>(batch, 6 * dim);
+        random.FillGaussian(modulationGradient.Span);
         var conv = model.InputEmbed.ConvPositionEmbedding;
         var block = model.Blocks[0];
 
@@ -148,6 +150,8 @@ internal static class ModelProfile
             Time("  feed-forward forward", () => block.FF.Forward(h0, true, random, threads));
             Time("  feed-forward backward", () => block.FF.Backward(dOut, dIn, threads));
             Time("  adaptive norm forward", () => block.AttnNorm.Forward(h0, temb, threads));
+            Time("    modulation linear forward", () => block.AttnNorm.Linear.Forward(temb, threads));
+            Time("    modulation linear backward", () => block.AttnNorm.Linear.Backward(modulationGradient, dTemb, threads));
             Time("block forward (inference)", () => block.Forward(h0, temb, mask, model.Rotary, false, random, threads));
             Time("  attention forward (inference)", () => block.Attn.Forward(h0, mask, model.Rotary, false, random, threads));
         }
