@@ -16,7 +16,7 @@ public sealed unsafe class Linear<T> : IParameterized<T> where T : unmanaged, IF
     private Tensor<T>? _input;
 
     // The bias copy and the bias gradient run on row or column ranges among the kernel threads, on the
-    // pinned buffers in the pass fields; the delegates are made once so that a call allocates nothing.
+    // pinned buffers in the pass fields. The delegates are made once, so that a call allocates nothing.
     private readonly Action<int, int> _biasRows;
     private readonly Action<int, int> _biasGradientColumns;
     private T* _passRows;
