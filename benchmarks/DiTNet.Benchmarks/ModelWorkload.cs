@@ -48,6 +48,10 @@ public sealed class ModelWorkload
         _outputGradient = new Tensor<float>(Batch, mel, Frames);
     }
 
+    /// <summary>The inputs: x, mask, mu, t, spks and cond.</summary>
+    public (Tensor<float> X, Tensor<float> Mask, Tensor<float> Mu, Tensor<float> T, Tensor<float> Spks, Tensor<float> Cond) Inputs =>
+        (_x, _mask, _mu, _t, _spks, _cond);
+
     /// <summary>The model's hyper-parameters.</summary>
     public DiTConfig Config { get; }
 

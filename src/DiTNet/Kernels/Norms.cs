@@ -132,8 +132,8 @@ internal static class Norms
     /// <param name="scale">scale: <c>[D]</c>, or empty for none.</param>
     /// <param name="dy">dY: <c>[D]</c>.</param>
     /// <param name="dx">dX: <c>[D]</c>, added into.</param>
-    /// <param name="dScale">dScale: <c>[D]</c>, added into; empty when there is no scale.</param>
-    /// <param name="dShift">dShift: <c>[D]</c>, added into; empty when there is no shift.</param>
+    /// <param name="dScale">dScale: <c>[D]</c>, added into; empty when there is no scale or the caller sums it with <see cref="ModulationGradients{T}"/>.</param>
+    /// <param name="dShift">dShift: <c>[D]</c>, added into; empty when there is no shift or the caller sums it with <see cref="ModulationGradients{T}"/>.</param>
     /// <remarks>
     /// With <c>x̂ = (x − mean)·rstd</c> and <c>g = dy·(1 + scale)</c>:
     /// <c>dx += rstd·(g − mean(g) − x̂·mean(g·x̂))</c>, <c>dScale += dy·x̂</c>, <c>dShift += dy</c>.
@@ -144,7 +144,7 @@ internal static class Norms
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Debug.Assert(dy.Length == x.Length && dx.Length == x.Length);
-        Debug.Assert(scale.IsEmpty == dScale.IsEmpty);
+        Debug.Assert(dScale.IsEmpty || !scale.IsEmpty);
         int width = Vector512<T>.Count;
         bool vectorize = Vector512.IsHardwareAccelerated && x.Length >= width;
 
@@ -165,9 +165,12 @@ internal static class Norms
                 {
                     (Vector512.Create(dShift.Slice(i, width)) + grad).CopyTo(dShift.Slice(i));
                 }
-                if (!scale.IsEmpty)
+                if (!dScale.IsEmpty)
                 {
                     (Vector512.Create(dScale.Slice(i, width)) + grad * xhat).CopyTo(dScale.Slice(i));
+                }
+                if (!scale.IsEmpty)
+                {
                     grad *= Vector512<T>.One + Vector512.Create(scale.Slice(i, width));
                 }
                 accumulatorG += grad;
@@ -186,9 +189,12 @@ internal static class Norms
             {
                 dShift[i] += grad;
             }
-            if (!scale.IsEmpty)
+            if (!dScale.IsEmpty)
             {
                 dScale[i] += grad * xhat;
+            }
+            if (!scale.IsEmpty)
+            {
                 grad *= T.One + scale[i];
             }
             sumG += grad;
@@ -225,6 +231,43 @@ internal static class Norms
             T xhat = (x[i] - mean) * rstd;
             T grad = scale.IsEmpty ? dy[i] : dy[i] * (T.One + scale[i]);
             dx[i] += rstd * (grad - meanG - xhat * meanGXhat);
+        }
+    }
+
+    /// <summary>
+    /// Adds one row's share of the modulation gradients over a range of columns: <c>dShift += dy</c>,
+    /// <c>dScale += dy·x̂</c> with <c>x̂ = (x − mean)·rstd</c>, the same operations as
+    /// <see cref="LayerNormModulateBackward{T}"/>, so that rows can be split among threads by columns.
+    /// </summary>
+    /// <param name="x">x: the row's columns in the range.</param>
+    /// <param name="dy">dY: the same columns.</param>
+    /// <param name="dScale">dScale: the same columns, added into.</param>
+    /// <param name="dShift">dShift: the same columns, added into.</param>
+    public static void ModulationGradients<T>(ReadOnlySpan<T> x, T mean, T rstd, ReadOnlySpan<T> dy, Span<T> dScale, Span<T> dShift)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Debug.Assert(dy.Length == x.Length && dScale.Length == x.Length && dShift.Length == x.Length);
+        int width = Vector512<T>.Count;
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var vmean = Vector512.Create(mean);
+            var vrstd = Vector512.Create(rstd);
+            for (; i <= x.Length - width; i += width)
+            {
+                var xhat = (Vector512.Create(x.Slice(i, width)) - vmean) * vrstd;
+                var grad = Vector512.Create(dy.Slice(i, width));
+                (Vector512.Create(dShift.Slice(i, width)) + grad).CopyTo(dShift.Slice(i));
+                (Vector512.Create(dScale.Slice(i, width)) + grad * xhat).CopyTo(dScale.Slice(i));
+            }
+        }
+
+        // scalar tail
+        for (; i < x.Length; i++)
+        {
+            T xhat = (x[i] - mean) * rstd;
+            dShift[i] += dy[i];
+            dScale[i] += dy[i] * xhat;
         }
     }
 

@@ -44,11 +44,25 @@ public sealed class AdaLayerNormZero<T> : IParameterized<T> where T : unmanaged,
     private Tensor<T>? _temb;
     private Tensor<T>? _modulation;
 
+    // The row and column passes run among the kernel threads. Their delegates are made once, so that a
+    // pass allocates nothing, and they read their tensors from these fields.
+    private const int ColumnBlock = 16;
+    private readonly Action<int, int> _normRows;
+    private readonly Action<int, int> _normGradientRows;
+    private readonly Action<int, int> _normGradientColumns;
+    private Tensor<T>? _passOutputGradient;
+    private Tensor<T>? _passInputGradient;
+    private Tensor<T>? _passModulationGradient;
+    private int _passFrames;
+
     /// <summary>Creates the layer; its parameters are named <c>{name}.linear.weight</c> and <c>{name}.linear.bias</c>.</summary>
     public AdaLayerNormZero(string name, int dim)
     {
         Dim = dim;
         Linear = new Linear<T>(name + ".linear", dim, 6 * dim);
+        _normRows = NormRows;
+        _normGradientRows = NormGradientRows;
+        _normGradientColumns = NormGradientColumns;
     }
 
     /// <summary>D, the model width.</summary>
@@ -87,16 +101,9 @@ public sealed class AdaLayerNormZero<T> : IParameterized<T> where T : unmanaged,
         _output.EnsureShape(batch, frames, Dim);
         _mean.EnsureShape(batch * frames);
         _rstd.EnsureShape(batch * frames);
-        for (int b = 0; b < batch; b++)
-        {
-            Span<T> scale = Chunk(_modulation, b, ScaleMsa);
-            Span<T> shift = Chunk(_modulation, b, ShiftMsa);
-            for (int n = 0; n < frames; n++)
-            {
-                int r = b * frames + n;
-                (_mean[r], _rstd[r]) = Norms.LayerNormModulate<T>(input.Row(r), scale, shift, _output.Row(r));
-            }
-        }
+        _input = input;
+        _passFrames = frames;
+        ParallelRanges.Run(batch * frames, 4L * Dim, threads, _normRows);
         _input = input;
         _temb = temb;
         return _output;
@@ -122,18 +129,15 @@ public sealed class AdaLayerNormZero<T> : IParameterized<T> where T : unmanaged,
         ShapeCheck.Require(tembGradient, nameof(tembGradient), batch, Dim);
 
         // undo the modulated norm: dH, dScaleMsa, dShiftMsa
-        for (int b = 0; b < batch; b++)
-        {
-            Span<T> scale = Chunk(_modulation, b, ScaleMsa);
-            Span<T> dScale = Chunk(modulationGradient, b, ScaleMsa);
-            Span<T> dShift = Chunk(modulationGradient, b, ShiftMsa);
-            for (int n = 0; n < frames; n++)
-            {
-                int r = b * frames + n;
-                Norms.LayerNormModulateBackward<T>(_input.Row(r), _mean[r], _rstd[r], scale, outputGradient.Row(r),
-                    inputGradient.Row(r), dScale, dShift);
-            }
-        }
+        _passOutputGradient = outputGradient;
+        _passInputGradient = inputGradient;
+        _passModulationGradient = modulationGradient;
+        _passFrames = frames;
+        ParallelRanges.Run(batch * frames, 6L * Dim, threads, _normGradientRows);
+        ParallelRanges.Run((Dim + ColumnBlock - 1) / ColumnBlock, 3L * batch * frames * ColumnBlock, threads, _normGradientColumns);
+        _passOutputGradient = null;
+        _passInputGradient = null;
+        _passModulationGradient = null;
 
         // undo e = Linear(SiLU(temb))
         _dSilu.EnsureShape(batch, Dim);
@@ -141,5 +145,38 @@ public sealed class AdaLayerNormZero<T> : IParameterized<T> where T : unmanaged,
         Linear.Backward(modulationGradient, _dSilu, threads);
         Activations.SiLUBackward<T>(_temb.Span, _dSilu.Span, _dSilu.Span);
         TensorPrimitives.Add(tembGradient.Span, _dSilu.Span, tembGradient.Span);
+    }
+
+    // Rows [start, end): y = LN(h)·(1 + scale) + shift.
+    private void NormRows(int start, int end)
+    {
+        for (int r = start; r < end; r++)
+        {
+            int b = r / _passFrames;
+            (_mean[r], _rstd[r]) = Norms.LayerNormModulate<T>(_input!.Row(r), Chunk(_modulation!, b, ScaleMsa), Chunk(_modulation!, b, ShiftMsa), _output.Row(r));
+        }
+    }
+
+    // Rows [start, end): dH += the norm's input gradient.
+    private void NormGradientRows(int start, int end)
+    {
+        for (int r = start; r < end; r++)
+        {
+            int b = r / _passFrames;
+            Norms.LayerNormModulateBackward<T>(_input!.Row(r), _mean[r], _rstd[r], Chunk(_modulation!, b, ScaleMsa), _passOutputGradient!.Row(r),
+                _passInputGradient!.Row(r), [], []);
+        }
+    }
+
+    // Column blocks [start, end), rows in order: dScale and dShift, so that each sums its rows on one thread.
+    private void NormGradientColumns(int start, int end)
+    {
+        int first = start * ColumnBlock, width = Math.Min(end * ColumnBlock, Dim) - first;
+        for (int r = 0; r < _input!.Dim(0) * _passFrames; r++)
+        {
+            int b = r / _passFrames;
+            Norms.ModulationGradients<T>(_input.Row(r).Slice(first, width), _mean[r], _rstd[r], _passOutputGradient!.Row(r).Slice(first, width),
+                Chunk(_passModulationGradient!, b, ScaleMsa).Slice(first, width), Chunk(_passModulationGradient!, b, ShiftMsa).Slice(first, width));
+        }
     }
 }

@@ -22,11 +22,25 @@ public sealed class AdaLayerNormZeroFinal<T> : IParameterized<T> where T : unman
     private Tensor<T>? _temb;
     private Tensor<T>? _modulation;
 
+    // The row and column passes run among the kernel threads. Their delegates are made once, so that a
+    // pass allocates nothing, and they read their tensors from these fields.
+    private const int ColumnBlock = 16;
+    private readonly Action<int, int> _normRows;
+    private readonly Action<int, int> _normGradientRows;
+    private readonly Action<int, int> _normGradientColumns;
+    private Tensor<T>? _passOutputGradient;
+    private Tensor<T>? _passInputGradient;
+    private Tensor<T>? _passModulationGradient;
+    private int _passFrames;
+
     /// <summary>Creates the layer; its parameters are named <c>{name}.linear.weight</c> and <c>{name}.linear.bias</c>.</summary>
     public AdaLayerNormZeroFinal(string name, int dim)
     {
         Dim = dim;
         Linear = new Linear<T>(name + ".linear", dim, 2 * dim);
+        _normRows = NormRows;
+        _normGradientRows = NormGradientRows;
+        _normGradientColumns = NormGradientColumns;
     }
 
     /// <summary>D, the model width.</summary>
@@ -58,16 +72,9 @@ public sealed class AdaLayerNormZeroFinal<T> : IParameterized<T> where T : unman
         _output.EnsureShape(batch, frames, Dim);
         _mean.EnsureShape(batch * frames);
         _rstd.EnsureShape(batch * frames);
-        for (int b = 0; b < batch; b++)
-        {
-            Span<T> scale = _modulation.Row(b)[..Dim];
-            Span<T> shift = _modulation.Row(b)[Dim..];
-            for (int n = 0; n < frames; n++)
-            {
-                int r = b * frames + n;
-                (_mean[r], _rstd[r]) = Norms.LayerNormModulate<T>(input.Row(r), scale, shift, _output.Row(r));
-            }
-        }
+        _input = input;
+        _passFrames = frames;
+        ParallelRanges.Run(batch * frames, 4L * Dim, threads, _normRows);
         _input = input;
         _temb = temb;
         return _output;
@@ -93,18 +100,15 @@ public sealed class AdaLayerNormZeroFinal<T> : IParameterized<T> where T : unman
         // undo the modulated norm
         _dModulation.EnsureShape(batch, 2 * Dim);
         _dModulation.Clear();
-        for (int b = 0; b < batch; b++)
-        {
-            Span<T> scale = _modulation.Row(b)[..Dim];
-            Span<T> dScale = _dModulation.Row(b)[..Dim];
-            Span<T> dShift = _dModulation.Row(b)[Dim..];
-            for (int n = 0; n < frames; n++)
-            {
-                int r = b * frames + n;
-                Norms.LayerNormModulateBackward<T>(_input.Row(r), _mean[r], _rstd[r], scale, outputGradient.Row(r),
-                    inputGradient.Row(r), dScale, dShift);
-            }
-        }
+        _passOutputGradient = outputGradient;
+        _passInputGradient = inputGradient;
+        _passModulationGradient = _dModulation;
+        _passFrames = frames;
+        ParallelRanges.Run(batch * frames, 6L * Dim, threads, _normGradientRows);
+        ParallelRanges.Run((Dim + ColumnBlock - 1) / ColumnBlock, 3L * batch * frames * ColumnBlock, threads, _normGradientColumns);
+        _passOutputGradient = null;
+        _passInputGradient = null;
+        _passModulationGradient = null;
 
         // undo e = Linear(SiLU(temb))
         _dSilu.EnsureShape(batch, Dim);
@@ -112,5 +116,38 @@ public sealed class AdaLayerNormZeroFinal<T> : IParameterized<T> where T : unman
         Linear.Backward(_dModulation, _dSilu, threads);
         Activations.SiLUBackward<T>(_temb.Span, _dSilu.Span, _dSilu.Span);
         TensorPrimitives.Add(tembGradient.Span, _dSilu.Span, tembGradient.Span);
+    }
+
+    // Rows [start, end): y = LN(h)·(1 + scale) + shift.
+    private void NormRows(int start, int end)
+    {
+        for (int r = start; r < end; r++)
+        {
+            int b = r / _passFrames;
+            (_mean[r], _rstd[r]) = Norms.LayerNormModulate<T>(_input!.Row(r), _modulation!.Row(b)[..Dim], _modulation!.Row(b)[Dim..], _output.Row(r));
+        }
+    }
+
+    // Rows [start, end): dH += the norm's input gradient.
+    private void NormGradientRows(int start, int end)
+    {
+        for (int r = start; r < end; r++)
+        {
+            int b = r / _passFrames;
+            Norms.LayerNormModulateBackward<T>(_input!.Row(r), _mean[r], _rstd[r], _modulation!.Row(b)[..Dim], _passOutputGradient!.Row(r),
+                _passInputGradient!.Row(r), [], []);
+        }
+    }
+
+    // Column blocks [start, end), rows in order: dScale and dShift, so that each sums its rows on one thread.
+    private void NormGradientColumns(int start, int end)
+    {
+        int first = start * ColumnBlock, width = Math.Min(end * ColumnBlock, Dim) - first;
+        for (int r = 0; r < _input!.Dim(0) * _passFrames; r++)
+        {
+            int b = r / _passFrames;
+            Norms.ModulationGradients<T>(_input.Row(r).Slice(first, width), _mean[r], _rstd[r], _passOutputGradient!.Row(r).Slice(first, width),
+                _passModulationGradient!.Row(b)[..Dim].Slice(first, width), _passModulationGradient!.Row(b)[Dim..].Slice(first, width));
+        }
     }
 }

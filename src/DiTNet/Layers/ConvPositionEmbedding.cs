@@ -29,12 +29,20 @@ public sealed class ConvPositionEmbedding<T> : IParameterized<T> where T : unman
     private readonly Tensor<T> _dPre1 = new(0);
     private readonly Tensor<T> _dPre2 = new(0);
 
-    // the weights repacked as [K, G, D/G, D/G] and their gradients in that layout
+    // the weights repacked as [G, K, D/G, D/G] and their gradients in that layout
     private readonly T[] _packed1;
     private readonly T[] _packed2;
     private readonly T[] _dPacked1;
     private readonly T[] _dPacked2;
     private Tensor<T>? _input;
+
+    // Mish and its derivative run on row ranges among the kernel threads, on the tensors in the pass fields
+    private readonly Action<int, int> _mishRows;
+    private readonly Action<int, int> _mishGradientRows;
+    private Tensor<T>? _passPre;
+    private Tensor<T>? _passIn;
+    private Tensor<T>? _passOut;
+    private int _passItem;
 
     /// <summary>Creates the embedding; parameters are named <c>{name}.conv1.0.*</c> and <c>{name}.conv2.0.*</c>.</summary>
     /// <exception cref="ArgumentException"><paramref name="dim"/> is not a positive multiple of 16.</exception>
@@ -55,6 +63,8 @@ public sealed class ConvPositionEmbedding<T> : IParameterized<T> where T : unman
         _packed2 = new T[packedLength];
         _dPacked1 = new T[packedLength];
         _dPacked2 = new T[packedLength];
+        _mishRows = MishRows;
+        _mishGradientRows = MishGradientRows;
     }
 
     /// <summary>D, the channels.</summary>
@@ -109,11 +119,11 @@ public sealed class ConvPositionEmbedding<T> : IParameterized<T> where T : unman
         {
             // 1. first convolution, Mish
             Conv.CausalGrouped<T>(input.Slice(b), frames, Dim, Groups, KernelSize, _packed1, Conv1Bias.Value.Span, _pre1.Slice(b), threads);
-            Activations.Mish<T>(_pre1.Slice(b), _hidden.Slice(b));
+            RunMish(_pre1, _hidden, b, threads);
 
             // 2. second convolution, Mish
             Conv.CausalGrouped<T>(_hidden.Slice(b), frames, Dim, Groups, KernelSize, _packed2, Conv2Bias.Value.Span, _pre2.Slice(b), threads);
-            Activations.Mish<T>(_pre2.Slice(b), _output.Slice(b));
+            RunMish(_pre2, _output, b, threads);
         }
         _input = input;
         return _output;
@@ -142,16 +152,44 @@ public sealed class ConvPositionEmbedding<T> : IParameterized<T> where T : unman
         for (int b = 0; b < batch; b++)
         {
             // 2. Mish, then the second convolution
-            Activations.MishBackward<T>(_pre2.Slice(b), outputGradient.Slice(b), _dPre2.Slice(b));
+            RunMishGradient(_pre2, outputGradient, _dPre2, b, threads);
             Conv.CausalGroupedBackward<T>(_hidden.Slice(b), _dPre2.Slice(b), frames, Dim, Groups, KernelSize,
                 _packed2, _dPre1.Slice(b), _dPacked2, Conv2Bias.Gradient.Span, threads);
 
             // 1. Mish, then the first convolution
-            Activations.MishBackward<T>(_pre1.Slice(b), _dPre1.Slice(b), _dPre1.Slice(b));
+            RunMishGradient(_pre1, _dPre1, _dPre1, b, threads);
             Conv.CausalGroupedBackward<T>(_input.Slice(b), _dPre1.Slice(b), frames, Dim, Groups, KernelSize,
                 _packed1, inputGradient.Slice(b), _dPacked1, Conv1Bias.Gradient.Span, threads);
         }
         Conv.AddUnpackedWeight<T>(_dPacked1, Dim, Groups, KernelSize, Conv1Weight.Gradient.Span);
         Conv.AddUnpackedWeight<T>(_dPacked2, Dim, Groups, KernelSize, Conv2Weight.Gradient.Span);
+    }
+
+    // output = Mish(pre) for item b, rows split among threads
+    private void RunMish(Tensor<T> pre, Tensor<T> output, int b, int threads)
+    {
+        (_passPre, _passOut, _passItem) = (pre, output, b);
+        ParallelRanges.Run(pre.Dim(1), Dim, threads, _mishRows);
+        (_passPre, _passOut) = (null, null);
+    }
+
+    // gradient = incoming·Mish'(pre) for item b; gradient may be incoming
+    private void RunMishGradient(Tensor<T> pre, Tensor<T> incoming, Tensor<T> gradient, int b, int threads)
+    {
+        (_passPre, _passIn, _passOut, _passItem) = (pre, incoming, gradient, b);
+        ParallelRanges.Run(pre.Dim(1), Dim, threads, _mishGradientRows);
+        (_passPre, _passIn, _passOut) = (null, null, null);
+    }
+
+    private void MishRows(int start, int end)
+    {
+        Range rows = (start * Dim)..(end * Dim);
+        Activations.Mish<T>(_passPre!.Slice(_passItem)[rows], _passOut!.Slice(_passItem)[rows]);
+    }
+
+    private void MishGradientRows(int start, int end)
+    {
+        Range rows = (start * Dim)..(end * Dim);
+        Activations.MishBackward<T>(_passPre!.Slice(_passItem)[rows], _passIn!.Slice(_passItem)[rows], _passOut!.Slice(_passItem)[rows]);
     }
 }

@@ -35,6 +35,17 @@ public sealed class DiTBlock<T> : IParameterized<T> where T : unmanaged, IFloati
     private Tensor<T>? _attention;
     private Tensor<T>? _feedForward;
 
+    // The elementwise passes run on row or column ranges among the kernel threads. Their delegates are
+    // made once, so that a pass allocates nothing, and they read their tensors from these fields.
+    private readonly Action<int, int> _residualNormRows;
+    private readonly Action<int, int> _outputRows;
+    private readonly Action<int, int> _outputGradientColumns;
+    private readonly Action<int, int> _normGradientRows;
+    private readonly Action<int, int> _normGradientColumns;
+    private Tensor<T>? _passGradient;
+    private Tensor<T>? _passInputGradient;
+    private int _passFrames;
+
     /// <summary>Creates block <paramref name="index"/>; parameters are named <c>transformer_blocks.{index}.*</c>.</summary>
     public DiTBlock(int index, int dim, int heads, int dimHead, int ffDim, double dropout)
     {
@@ -43,6 +54,11 @@ public sealed class DiTBlock<T> : IParameterized<T> where T : unmanaged, IFloati
         AttnNorm = new AdaLayerNormZero<T>(name + ".attn_norm", dim);
         Attn = new Attention<T>(name + ".attn", dim, heads, dimHead, dropout);
         FF = new FeedForward<T>(name + ".ff", dim, ffDim, dropout);
+        _residualNormRows = ResidualNormRows;
+        _outputRows = OutputRows;
+        _outputGradientColumns = OutputGradientColumns;
+        _normGradientRows = NormGradientRows;
+        _normGradientColumns = NormGradientColumns;
     }
 
     /// <summary>D, the model width.</summary>
@@ -78,37 +94,25 @@ public sealed class DiTBlock<T> : IParameterized<T> where T : unmanaged, IFloati
 
         // 1. adaptive norm
         var a = AttnNorm.Forward(input, temb, threads);
-        var e = AttnNorm.Modulation;
 
         // 2. attention
         _attention = Attn.Forward(a, mask, rotary, training, random, threads);
 
-        // 3. h' = h + gate_msa·attn
+        // 3-4. h' = h + gate_msa·attn, then f = LN(h')·(1 + scale_mlp) + shift_mlp, one pass per row
         _hMid.EnsureShape(batch, frames, Dim);
-        GatedResidual(input, _attention, e, AdaLayerNormZero<T>.GateMsa, _hMid);
-
-        // 4. f = LN(h')·(1 + scale_mlp) + shift_mlp
         _f.EnsureShape(batch, frames, Dim);
         _meanMlp.EnsureShape(batch * frames);
         _rstdMlp.EnsureShape(batch * frames);
-        for (int b = 0; b < batch; b++)
-        {
-            Span<T> scale = AttnNorm.Chunk(e, b, AdaLayerNormZero<T>.ScaleMlp);
-            Span<T> shift = AttnNorm.Chunk(e, b, AdaLayerNormZero<T>.ShiftMlp);
-            for (int n = 0; n < frames; n++)
-            {
-                int r = b * frames + n;
-                (_meanMlp[r], _rstdMlp[r]) = Norms.LayerNormModulate<T>(_hMid.Row(r), scale, shift, _f.Row(r));
-            }
-        }
+        _input = input;
+        _passFrames = frames;
+        ParallelRanges.Run(batch * frames, 4L * Dim, threads, _residualNormRows);
 
         // 5. feed-forward
         _feedForward = FF.Forward(_f, training, random, threads);
 
         // 6. out = h' + gate_mlp·ff
         _output.EnsureShape(batch, frames, Dim);
-        GatedResidual(_hMid, _feedForward, e, AdaLayerNormZero<T>.GateMlp, _output);
-        _input = input;
+        ParallelRanges.Run(batch * frames, Dim, threads, _outputRows);
         return _output;
     }
 
@@ -128,38 +132,30 @@ public sealed class DiTBlock<T> : IParameterized<T> where T : unmanaged, IFloati
         ShapeCheck.Require(outputGradient, nameof(outputGradient), batch, frames, Dim);
         ShapeCheck.Require(inputGradient, nameof(inputGradient), batch, frames, Dim);
         ShapeCheck.Require(tembGradient, nameof(tembGradient), batch, Dim);
-        var e = AttnNorm.Modulation;
         _dModulation.EnsureShape(batch, 6 * Dim);
         _dModulation.Clear();
         _dBranch.EnsureShape(batch, frames, Dim);
         _dBranchInput.EnsureShape(batch, frames, Dim);
 
-        // 6. out = h' + gate_mlp·ff: dH' = dOut, dFF = gate_mlp·dOut
-        GatedResidualBackward(outputGradient, _feedForward, e, AdaLayerNormZero<T>.GateMlp, _dBranch);
-        _dHMid.EnsureShape(batch, frames, Dim);
-        outputGradient.Span.CopyTo(_dHMid.Span);
+        // 6. out = h' + gate_mlp·ff: dGate_mlp = Σ_n dOut·ff and dFF = gate_mlp·dOut; dH' = dOut joins in step 4.
+        // Column ranges, so that each gate gradient sums its rows in order on one thread.
+        _passGradient = outputGradient;
+        _passFrames = frames;
+        ParallelRanges.Run(ColumnBlocks, 2L * batch * frames * ColumnBlock, threads, _outputGradientColumns);
 
         // 5. feed-forward
         _dBranchInput.Clear();
         FF.Backward(_dBranch, _dBranchInput, threads);
 
-        // 4. modulated norm of h'
-        for (int b = 0; b < batch; b++)
-        {
-            Span<T> scale = AttnNorm.Chunk(e, b, AdaLayerNormZero<T>.ScaleMlp);
-            Span<T> dScale = AttnNorm.Chunk(_dModulation, b, AdaLayerNormZero<T>.ScaleMlp);
-            Span<T> dShift = AttnNorm.Chunk(_dModulation, b, AdaLayerNormZero<T>.ShiftMlp);
-            for (int n = 0; n < frames; n++)
-            {
-                int r = b * frames + n;
-                Norms.LayerNormModulateBackward<T>(_hMid.Row(r), _meanMlp[r], _rstdMlp[r], scale, _dBranchInput.Row(r),
-                    _dHMid.Row(r), dScale, dShift);
-            }
-        }
+        // 4-3. per row: dH' = dOut + the norm's input gradient, dAttn = gate_msa·dH', dH += dH'
+        _dHMid.EnsureShape(batch, frames, Dim);
+        _passInputGradient = inputGradient;
+        ParallelRanges.Run(batch * frames, 6L * Dim, threads, _normGradientRows);
 
-        // 3. h' = h + gate_msa·attn: dH += dH', dAttn = gate_msa·dH'
-        GatedResidualBackward(_dHMid, _attention, e, AdaLayerNormZero<T>.GateMsa, _dBranch);
-        TensorPrimitives.Add(inputGradient.Span, _dHMid.Span, inputGradient.Span);
+        // 4-3. per column: dScale_mlp, dShift_mlp and dGate_msa = Σ_n dH'·attn
+        ParallelRanges.Run(ColumnBlocks, 3L * batch * frames * ColumnBlock, threads, _normGradientColumns);
+        _passGradient = null;
+        _passInputGradient = null;
 
         // 2. attention
         _dBranchInput.Clear();
@@ -169,35 +165,80 @@ public sealed class DiTBlock<T> : IParameterized<T> where T : unmanaged, IFloati
         AttnNorm.Backward(_dBranchInput, _dModulation, inputGradient, tembGradient, threads);
     }
 
-    // output = residual + gate·branch, with gate chunk `gate` of e per item
-    private void GatedResidual(Tensor<T> residual, Tensor<T> branch, Tensor<T> e, int gate, Tensor<T> output)
+    // Columns per block of the column passes: one float vector.
+    private const int ColumnBlock = 16;
+
+    private int ColumnBlocks => (Dim + ColumnBlock - 1) / ColumnBlock;
+
+    // Rows [start, end): h' = h + gate_msa·attn and f = LN(h')·(1 + scale_mlp) + shift_mlp.
+    private void ResidualNormRows(int start, int end)
     {
-        int batch = residual.Dim(0), frames = residual.Dim(1);
-        for (int b = 0; b < batch; b++)
+        var e = AttnNorm.Modulation;
+        for (int r = start; r < end; r++)
         {
-            Span<T> g = AttnNorm.Chunk(e, b, gate);
-            for (int n = 0; n < frames; n++)
-            {
-                int r = b * frames + n;
-                TensorPrimitives.MultiplyAdd(branch.Row(r), g, residual.Row(r), output.Row(r));
-            }
+            int b = r / _passFrames;
+            Span<T> hMid = _hMid.Row(r);
+            TensorPrimitives.MultiplyAdd(_attention!.Row(r), AttnNorm.Chunk(e, b, AdaLayerNormZero<T>.GateMsa), _input!.Row(r), hMid);
+            (_meanMlp[r], _rstdMlp[r]) = Norms.LayerNormModulate<T>(hMid,
+                AttnNorm.Chunk(e, b, AdaLayerNormZero<T>.ScaleMlp), AttnNorm.Chunk(e, b, AdaLayerNormZero<T>.ShiftMlp), _f.Row(r));
         }
     }
 
-    // dGate += Σ_n dOut·branch into the gate chunk of dModulation; dBranch = gate·dOut (overwritten)
-    private void GatedResidualBackward(Tensor<T> outputGradient, Tensor<T> branch, Tensor<T> e, int gate, Tensor<T> branchGradient)
+    // Rows [start, end): out = h' + gate_mlp·ff.
+    private void OutputRows(int start, int end)
     {
-        int batch = branch.Dim(0), frames = branch.Dim(1);
-        for (int b = 0; b < batch; b++)
+        var e = AttnNorm.Modulation;
+        for (int r = start; r < end; r++)
         {
-            Span<T> g = AttnNorm.Chunk(e, b, gate);
-            Span<T> dGate = AttnNorm.Chunk(_dModulation, b, gate);
-            for (int n = 0; n < frames; n++)
-            {
-                int r = b * frames + n;
-                TensorPrimitives.MultiplyAdd(outputGradient.Row(r), branch.Row(r), dGate, dGate);
-                TensorPrimitives.Multiply(outputGradient.Row(r), g, branchGradient.Row(r));
-            }
+            TensorPrimitives.MultiplyAdd(_feedForward!.Row(r), AttnNorm.Chunk(e, r / _passFrames, AdaLayerNormZero<T>.GateMlp),
+                _hMid.Row(r), _output.Row(r));
+        }
+    }
+
+    // Column blocks [start, end), rows in order: dGate_mlp += dOut·ff and dFF = gate_mlp·dOut.
+    private void OutputGradientColumns(int start, int end)
+    {
+        var e = AttnNorm.Modulation;
+        int first = start * ColumnBlock, width = Math.Min(end * ColumnBlock, Dim) - first;
+        for (int r = 0; r < _dBranch.Dim(0) * _passFrames; r++)
+        {
+            int b = r / _passFrames;
+            ReadOnlySpan<T> dOut = _passGradient!.Row(r).Slice(first, width);
+            Span<T> dGate = AttnNorm.Chunk(_dModulation, b, AdaLayerNormZero<T>.GateMlp).Slice(first, width);
+            TensorPrimitives.MultiplyAdd(dOut, _feedForward!.Row(r).Slice(first, width), dGate, dGate);
+            TensorPrimitives.Multiply(dOut, AttnNorm.Chunk(e, b, AdaLayerNormZero<T>.GateMlp).Slice(first, width), _dBranch.Row(r).Slice(first, width));
+        }
+    }
+
+    // Rows [start, end): dH' = dOut + the norm's input gradient from dF, dAttn = gate_msa·dH', dH += dH'.
+    private void NormGradientRows(int start, int end)
+    {
+        var e = AttnNorm.Modulation;
+        for (int r = start; r < end; r++)
+        {
+            int b = r / _passFrames;
+            Span<T> dHMid = _dHMid.Row(r);
+            _passGradient!.Row(r).CopyTo(dHMid);
+            Norms.LayerNormModulateBackward<T>(_hMid.Row(r), _meanMlp[r], _rstdMlp[r], AttnNorm.Chunk(e, b, AdaLayerNormZero<T>.ScaleMlp),
+                _dBranchInput.Row(r), dHMid, [], []);
+            TensorPrimitives.Multiply(dHMid, AttnNorm.Chunk(e, b, AdaLayerNormZero<T>.GateMsa), _dBranch.Row(r));
+            Span<T> dInput = _passInputGradient!.Row(r);
+            TensorPrimitives.Add(dInput, dHMid, dInput);
+        }
+    }
+
+    // Column blocks [start, end), rows in order: dScale_mlp and dShift_mlp from dF, dGate_msa += dH'·attn.
+    private void NormGradientColumns(int start, int end)
+    {
+        int first = start * ColumnBlock, width = Math.Min(end * ColumnBlock, Dim) - first;
+        for (int r = 0; r < _dBranch.Dim(0) * _passFrames; r++)
+        {
+            int b = r / _passFrames;
+            Norms.ModulationGradients<T>(_hMid.Row(r).Slice(first, width), _meanMlp[r], _rstdMlp[r], _dBranchInput.Row(r).Slice(first, width),
+                AttnNorm.Chunk(_dModulation, b, AdaLayerNormZero<T>.ScaleMlp).Slice(first, width),
+                AttnNorm.Chunk(_dModulation, b, AdaLayerNormZero<T>.ShiftMlp).Slice(first, width));
+            Span<T> dGate = AttnNorm.Chunk(_dModulation, b, AdaLayerNormZero<T>.GateMsa).Slice(first, width);
+            TensorPrimitives.MultiplyAdd(_dHMid.Row(r).Slice(first, width), _attention!.Row(r).Slice(first, width), dGate, dGate);
         }
     }
 }

@@ -14,12 +14,18 @@ public sealed class FeedForward<T> : IParameterized<T> where T : unmanaged, IFlo
     private readonly Tensor<T> _dActivation = new(0);
     private Tensor<T>? _preActivation;
 
+    // GELU and its derivative run on row ranges among the kernel threads; the delegates are made once
+    private readonly Action<int, int> _geluRows;
+    private readonly Action<int, int> _geluGradientRows;
+
     /// <summary>Creates the layer; parameters are named <c>{name}.ff.0.0.*</c> and <c>{name}.ff.2.*</c>, as in PyTorch.</summary>
     public FeedForward(string name, int dim, int innerDim, double dropout)
     {
         In = new Linear<T>(name + ".ff.0.0", dim, innerDim);
         Out = new Linear<T>(name + ".ff.2", innerDim, dim);
         Dropout = new Dropout<T>(dropout);
+        _geluRows = GeluRows;
+        _geluGradientRows = GeluGradientRows;
     }
 
     /// <summary>The first projection, <c>Linear(D, F)</c>.</summary>
@@ -49,7 +55,7 @@ public sealed class FeedForward<T> : IParameterized<T> where T : unmanaged, IFlo
 
         // 2. GELU, then dropout
         _activation.EnsureShape(_preActivation.Shape);
-        Activations.GeluTanh<T>(_preActivation.Span, _activation.Span);
+        ParallelRanges.Run(_preActivation.Length / In.OutFeatures, In.OutFeatures, threads, _geluRows);
         Dropout.Forward(_activation.Span, training, random);
 
         // 3. second projection
@@ -74,9 +80,24 @@ public sealed class FeedForward<T> : IParameterized<T> where T : unmanaged, IFlo
 
         // 2. dropout, then GELU, in place
         Dropout.Backward(_dActivation.Span);
-        Activations.GeluTanhBackward<T>(_preActivation.Span, _dActivation.Span, _dActivation.Span);
+        ParallelRanges.Run(_preActivation.Length / In.OutFeatures, In.OutFeatures, threads, _geluGradientRows);
 
         // 1. first projection
         In.Backward(_dActivation, inputGradient, threads);
+    }
+
+    // Rows [start, end) of the activation: GELU of the first projection.
+    private void GeluRows(int start, int end)
+    {
+        int width = In.OutFeatures;
+        Activations.GeluTanh<T>(_preActivation!.Span[(start * width)..(end * width)], _activation.Span[(start * width)..(end * width)]);
+    }
+
+    // Rows [start, end) of the activation gradient, in place: dPre = dAct·GELU'(pre).
+    private void GeluGradientRows(int start, int end)
+    {
+        int width = In.OutFeatures;
+        Span<T> gradient = _dActivation.Span[(start * width)..(end * width)];
+        Activations.GeluTanhBackward<T>(_preActivation!.Span[(start * width)..(end * width)], gradient, gradient);
     }
 }

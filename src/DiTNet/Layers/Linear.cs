@@ -7,10 +7,20 @@ namespace DiTNet.Layers;
 /// <summary>
 /// A fully connected layer, <c>y = x·Wᵀ + b</c>, with PyTorch's weight layout <c>[out, in]</c>.
 /// </summary>
-public sealed class Linear<T> : IParameterized<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed unsafe class Linear<T> : IParameterized<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    // Columns per block when the bias gradient's column sums are split among threads.
+    private const int ColumnBlock = 16;
+
     private readonly Tensor<T> _output = new(0);
     private Tensor<T>? _input;
+
+    // The bias copy and the bias gradient run on row or column ranges among the kernel threads, on the
+    // pinned buffers in the pass fields. The delegates are made once, so that a call allocates nothing.
+    private readonly Action<int, int> _biasRows;
+    private readonly Action<int, int> _biasGradientColumns;
+    private T* _passRows;
+    private int _passRowCount;
 
     /// <summary>Creates a zero-initialized layer whose parameters are named <c>{name}.weight</c> and <c>{name}.bias</c>.</summary>
     public Linear(string name, int inFeatures, int outFeatures, bool bias = true)
@@ -21,6 +31,8 @@ public sealed class Linear<T> : IParameterized<T> where T : unmanaged, IFloating
         OutFeatures = outFeatures;
         Weight = new Parameter<T>(name + ".weight", [outFeatures, inFeatures]);
         Bias = bias ? new Parameter<T>(name + ".bias", [outFeatures]) : null;
+        _biasRows = BiasRows;
+        _biasGradientColumns = BiasGradientColumns;
     }
 
     /// <summary>The input width.</summary>
@@ -83,10 +95,11 @@ public sealed class Linear<T> : IParameterized<T> where T : unmanaged, IFloating
         }
 
         // start every row from the bias, then accumulate the product onto it
-        ReadOnlySpan<T> bias = Bias.Value.Span;
-        for (int r = 0; r < rows; r++)
+        fixed (T* start = output)
         {
-            bias.CopyTo(output.Slice(r * OutFeatures, OutFeatures));
+            _passRows = start;
+            ParallelRanges.Run(rows, OutFeatures, threads, _biasRows);
+            _passRows = null;
         }
         Gemm.Compute(Transpose.No, Transpose.Yes, rows, OutFeatures, InFeatures,
             input, Weight.Value.Span, output, accumulate: true, threads);
@@ -136,14 +149,38 @@ public sealed class Linear<T> : IParameterized<T> where T : unmanaged, IFloating
         Gemm.Compute(Transpose.Yes, Transpose.No, OutFeatures, InFeatures, rows,
             outputGradient, input, Weight.Gradient.Span, accumulate: true, threads);
 
-        // db += column sums of dY
+        // db += column sums of dY, split by columns so that each sums its rows in order on one thread
         if (Bias is not null)
         {
-            Span<T> dBias = Bias.Gradient.Span;
-            for (int r = 0; r < rows; r++)
+            fixed (T* start = outputGradient)
             {
-                System.Numerics.Tensors.TensorPrimitives.Add(dBias, outputGradient.Slice(r * OutFeatures, OutFeatures), dBias);
+                _passRows = start;
+                _passRowCount = rows;
+                ParallelRanges.Run((OutFeatures + ColumnBlock - 1) / ColumnBlock, (long)rows * ColumnBlock, threads, _biasGradientColumns);
+                _passRows = null;
             }
+        }
+    }
+
+    // Rows [start, end) of the pinned output: a copy of the bias.
+    private void BiasRows(int start, int end)
+    {
+        ReadOnlySpan<T> bias = Bias!.Value.Span;
+        for (int r = start; r < end; r++)
+        {
+            bias.CopyTo(new Span<T>(_passRows + (long)r * OutFeatures, OutFeatures));
+        }
+    }
+
+    // Column blocks [start, end) of the bias gradient: the pinned output gradient's rows added in order.
+    private void BiasGradientColumns(int start, int end)
+    {
+        int first = start * ColumnBlock, width = Math.Min(end * ColumnBlock, OutFeatures) - first;
+        Span<T> dBias = Bias!.Gradient.Span.Slice(first, width);
+        for (int r = 0; r < _passRowCount; r++)
+        {
+            var row = new ReadOnlySpan<T>(_passRows + (long)r * OutFeatures + first, width);
+            System.Numerics.Tensors.TensorPrimitives.Add(dBias, row, dBias);
         }
     }
 
