@@ -21,7 +21,7 @@ internal sealed record TrainSettings
     public double Dropout { get; init; }
     public int BatchSize { get; init; } = 8;
     public int SegmentFrames { get; init; } = 256;
-    public int Steps { get; init; } = 500;
+    public int Steps { get; init; } = 1000;
     public double LearningRate { get; init; } = 1e-3;
     public int WarmupSteps { get; init; } = 50;
     public double MinLearningRate { get; init; } = 5e-5;
