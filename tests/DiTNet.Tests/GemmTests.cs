@@ -33,6 +33,9 @@ public class GemmTests
         // wider than one packed column block of B (2048 float or 1024 double columns)
         { 17, 2100, 31 },
 
+        // longer than one packed k block (1024 float or 256 double steps)
+        { 31, 64, 2100 },
+
         // four rows or fewer take the unpacked path
         { 3, 255, 129 },
         { 4, 1000, 64 },
@@ -110,6 +113,7 @@ public class GemmTests
     [InlineData(Transpose.No, Transpose.Yes, 17, 1000, 255)]
     [InlineData(Transpose.No, Transpose.Yes, 2, 1000, 1000)]
     [InlineData(Transpose.No, Transpose.No, 3, 1000, 1000)]
+    [InlineData(Transpose.No, Transpose.No, 129, 100, 1100)]
     public void Compute_OneTwoThreeThreads_BitwiseEqual(Transpose transA, Transpose transB, int m, int n, int k)
     {
         var random = new Random(m + n + k);
