@@ -33,8 +33,8 @@ public static partial class TrainCommand
         states), the weights alone (model.safetensors, the average when --ema is on), metrics.json,
         loss.png (training and held-out loss) and mels.png (generated against true mels of held-out
         utterances). The defaults run 1000 steps with no time limit, so a run with a given --seed takes
-        the same steps on any machine. On two AVX-512 cores that is about four and a half minutes of
-        training and a quarter of a minute of held-out evaluation. Progress goes to stderr, one line per update; Ctrl-C saves the
+        the same steps on any machine. On two AVX-512 cores that is about five minutes of training
+        and a quarter of a minute of held-out evaluation. Progress goes to stderr, one line per update; Ctrl-C saves the
         checkpoint of the current step and stops.
 
         data and output:
