@@ -144,9 +144,9 @@ public static class GemmCommand
 
     /// <summary>Median seconds of one product over <paramref name="repeats"/> timed runs after three warm-up runs.</summary>
     /// <param name="cpuTime">
-    /// Time the process's processor seconds instead of the wall clock: on a machine shared with other jobs
-    /// this charges the product only for the time it ran, which is steadier for tuning; on several threads
-    /// it also charges the workers' spinning.
+    /// Whether to time the process's CPU seconds instead of the wall clock. On a machine shared with
+    /// other jobs this charges the product only for the time it ran, which is steadier for tuning.
+    /// On several threads it also charges the workers' spinning.
     /// </param>
     public static double Measure<T>(Transpose transA, Transpose transB, int m, int n, int k, int threads, int repeats, bool cpuTime = false)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>

@@ -5,8 +5,8 @@ using DiTNet.Tensors;
 namespace DiTNet.Benchmarks;
 
 /// <summary>
-/// The attention softmax on 64 rows of N scores each, against its scalar reference; the rows are
-/// refilled from the same scores before every call so that every call gets the same realistic inputs.
+/// The attention softmax on 64 rows of N scores each, against its scalar reference. The rows are
+/// refilled from the same scores before every call, so every call gets the same realistic inputs.
 /// </summary>
 [MemoryDiagnoser]
 public class SoftmaxBenchmarks

@@ -75,7 +75,8 @@ public static partial class Gemm
         bool disjoint = batch == 1 || ItemsDisjoint(m, n, ldc, strideC, batch);
         // Column panels that share out evenly go first, even when there are more row panels. Each
         // thread then packs only its own B columns and never waits at a barrier. Packing all of A
-        // costs each thread about threads/n of its work (measured faster from 256³ to 2048³).
+        // costs each thread about threads/n of its work. With 2 threads this split measured faster
+        // than splitting rows from 256³ to 2048³ (benchmarks/gemm-vs-openblas.sh, docs/performance.md).
         bool columnsEven = panelsN % parts == 0 && panelsN >= 2 * parts;
         call.SplitRows = panelsM >= panelsN && !columnsEven;
         call.SplitItems = batch > 1 && disjoint && (batch % parts == 0 || batch >= 4 * parts);

@@ -8,8 +8,8 @@ namespace DiTNet.Tests.Kernels;
 
 public class NormsTests
 {
-    // The vector path sums in a different order than the scalar reference; with values of
-    // magnitude ~3 the row sums differ by a few ulps, which normalization amplifies a little.
+    // The vector path sums in a different order than the scalar reference. With values of
+    // magnitude ~3 the row sums differ by a few ulps, and normalization amplifies that a little.
     private const double FloatRtol = 1e-5, FloatAtol = 1e-6;
     private const double DoubleRtol = 1e-13, DoubleAtol = 1e-14;
 
